@@ -1,1 +1,37 @@
+//! The ISMS domain, free of I/O: aggregates decide on commands and evolve from events.
+//!
+//! Every aggregate here is pure and synchronous. Anything a decision needs from outside (the
+//! risk criteria in force, who is acting, today's date) is passed in with the command, so the
+//! same inputs always give the same events and the whole crate is testable without a runtime.
+#![forbid(unsafe_code)]
 
+pub mod criteria;
+pub mod error;
+pub mod nonconformity;
+pub mod risk;
+pub mod values;
+
+pub use error::{DomainError, ErrorCode, ErrorKind};
+
+/// A stream-backed aggregate: its state is the fold of its events, in order.
+pub trait Aggregate: Default {
+    /// The events this aggregate emits. Serialized adjacently tagged (`event_type` / `data`)
+    /// so the envelope can carry the type name and the payload separately.
+    type Event: serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug;
+    /// The `stream_type` of this aggregate's streams in the log.
+    const STREAM_TYPE: &'static str;
+    /// Applies one event. Must never fail: events are facts that already happened.
+    fn apply(&mut self, event: &Self::Event);
+}
+
+/// The schema version every event type currently carries. Bumped per event type when its
+/// payload changes shape; upcasters then live next to the event.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// Who issues a command, as far as business rules care (e.g. 6.1.3 f: only the risk owner or an
+/// administrator accepts residual risk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub subject: String,
+    pub is_admin: bool,
+}

@@ -1,0 +1,130 @@
+//! Validated value objects: once constructed they are known to be acceptable, so aggregates
+//! never re-check them (parse, don't validate).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, ErrorCode};
+
+/// A short single-line text such as a title or a person's subject: trimmed, 1 to `max` chars.
+pub fn required_line(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(DomainError::at(
+            ErrorCode::ValidationFailed,
+            pointer,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(DomainError::at(
+            ErrorCode::ValidationFailed,
+            pointer,
+            "must be a single line without control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A free text (description, rationale): may be multi-line, at most `max` characters.
+pub fn free_text(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
+    if value.chars().count() > max {
+        return Err(DomainError::at(
+            ErrorCode::ValidationFailed,
+            pointer,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(value.trim().to_owned())
+}
+
+/// Like [`free_text`] but must say something.
+pub fn required_text(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
+    let text = free_text(pointer, value, max)?;
+    if text.is_empty() {
+        return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, "must not be empty"));
+    }
+    Ok(text)
+}
+
+/// Maximum lengths, shared by every register so limits read the same everywhere.
+pub const MAX_LINE: usize = 200;
+pub const MAX_TEXT: usize = 10_000;
+
+/// An ISO/IEC 27001:2022 Annex A control identifier such as `5.15` or `8.8`.
+///
+/// Only the shape and the theme ranges are checked here (5.1-5.37, 6.1-6.8, 7.1-7.14,
+/// 8.1-8.34); the full catalog with titles is separate data. An optional `A.` prefix is
+/// accepted on input and dropped, so `A.5.15` and `5.15` are the same control.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ControlRef(String);
+
+impl ControlRef {
+    /// Number of controls in each 2022 theme, by theme number 5..=8.
+    const THEME_SIZES: [(u8, u8); 4] = [(5, 37), (6, 8), (7, 14), (8, 34)];
+
+    pub fn parse(pointer: &str, raw: &str) -> Result<Self, DomainError> {
+        let invalid = || {
+            DomainError::at(
+                ErrorCode::InvalidControlReference,
+                pointer,
+                format!(
+                    "'{raw}' is not an ISO/IEC 27001:2022 Annex A control \
+                     (5.1-5.37, 6.1-6.8, 7.1-7.14, 8.1-8.34)"
+                ),
+            )
+        };
+        let body = raw.trim();
+        let body = body.strip_prefix("A.").unwrap_or(body);
+        let (theme, number) = body.split_once('.').ok_or_else(invalid)?;
+        let well_formed = |s: &str| {
+            !s.is_empty() && s.len() <= 2 && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !well_formed(theme) || !well_formed(number) {
+            return Err(invalid());
+        }
+        let theme: u8 = theme.parse().map_err(|_| invalid())?;
+        let number: u8 = number.parse().map_err(|_| invalid())?;
+        let size = Self::THEME_SIZES
+            .iter()
+            .find(|(t, _)| *t == theme)
+            .map(|(_, size)| *size)
+            .ok_or_else(invalid)?;
+        if number == 0 || number > size {
+            return Err(invalid());
+        }
+        Ok(Self(format!("{theme}.{number}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_refs_accept_the_2022_ranges_only() {
+        for ok in ["5.1", "5.37", "6.8", "7.14", "8.34", "A.8.8", " 5.15 "] {
+            assert!(ControlRef::parse("/c", ok).is_ok(), "{ok} should parse");
+        }
+        for bad in ["5.38", "4.1", "9.1", "6.9", "8.0", "05.1", "5.", ".5", "5-1", "A.5", "", "5.1.1"] {
+            let err = ControlRef::parse("/c", bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidControlReference, "{bad}");
+        }
+        assert_eq!(ControlRef::parse("/c", "A.8.8").unwrap().as_str(), "8.8");
+    }
+
+    #[test]
+    fn lines_are_trimmed_and_bounded() {
+        assert_eq!(required_line("/t", "  x ", 5).unwrap(), "x");
+        assert!(required_line("/t", "   ", 5).is_err());
+        assert!(required_line("/t", "abcdef", 5).is_err());
+        assert!(required_line("/t", "a\nb", 5).is_err());
+    }
+}
