@@ -9,7 +9,11 @@ use crate::error::{DomainError, ErrorCode};
 pub fn required_line(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, "must not be empty"));
+        return Err(DomainError::at(
+            ErrorCode::ValidationFailed,
+            pointer,
+            "must not be empty",
+        ));
     }
     if trimmed.chars().count() > max {
         return Err(DomainError::at(
@@ -44,7 +48,11 @@ pub fn free_text(pointer: &str, value: &str, max: usize) -> Result<String, Domai
 pub fn required_text(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
     let text = free_text(pointer, value, max)?;
     if text.is_empty() {
-        return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, "must not be empty"));
+        return Err(DomainError::at(
+            ErrorCode::ValidationFailed,
+            pointer,
+            "must not be empty",
+        ));
     }
     Ok(text)
 }
@@ -81,7 +89,10 @@ impl ControlRef {
         let body = body.strip_prefix("A.").unwrap_or(body);
         let (theme, number) = body.split_once('.').ok_or_else(invalid)?;
         let well_formed = |s: &str| {
-            !s.is_empty() && s.len() <= 2 && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit())
+            !s.is_empty()
+                && s.len() <= 2
+                && !s.starts_with('0')
+                && s.bytes().all(|b| b.is_ascii_digit())
         };
         if !well_formed(theme) || !well_formed(number) {
             return Err(invalid());
@@ -113,7 +124,9 @@ mod tests {
         for ok in ["5.1", "5.37", "6.8", "7.14", "8.34", "A.8.8", " 5.15 "] {
             assert!(ControlRef::parse("/c", ok).is_ok(), "{ok} should parse");
         }
-        for bad in ["5.38", "4.1", "9.1", "6.9", "8.0", "05.1", "5.", ".5", "5-1", "A.5", "", "5.1.1"] {
+        for bad in [
+            "5.38", "4.1", "9.1", "6.9", "8.0", "05.1", "5.", ".5", "5-1", "A.5", "", "5.1.1",
+        ] {
             let err = ControlRef::parse("/c", bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidControlReference, "{bad}");
         }

@@ -1,0 +1,142 @@
+//! An in-memory [`Storage`] for tests: the same writer, the same chain, no disk.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use crate::envelope::{
+    Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark,
+};
+use crate::storage::{CommitBatch, Storage};
+
+#[derive(Default)]
+struct Tables {
+    events: BTreeMap<(TenantId, Position), Envelope>,
+    streams: BTreeMap<(TenantId, StreamRef), Vec<Position>>,
+    idempotency: BTreeMap<(TenantId, String, String), IdempotencyRecord>,
+    marks: BTreeMap<TenantId, VerifiedMark>,
+}
+
+#[derive(Default)]
+pub struct MemoryStorage {
+    tables: RwLock<Tables>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+        self.tables
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+        self.tables
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        for event in &batch.events {
+            tables
+                .events
+                .insert((event.tenant.clone(), event.position), event.clone());
+            let stream = StreamRef::new(event.stream_type.clone(), event.stream_id.clone());
+            tables
+                .streams
+                .entry((event.tenant.clone(), stream))
+                .or_default()
+                .push(event.position);
+        }
+        for (tenant, actor, record) in &batch.idempotency {
+            tables.idempotency.insert(
+                (tenant.clone(), actor.clone(), record.key.clone()),
+                record.clone(),
+            );
+        }
+        Ok(())
+    }
+
+    fn stream_version(&self, tenant: &TenantId, stream: &StreamRef) -> Result<u64, StoreError> {
+        Ok(self
+            .read()
+            .streams
+            .get(&(tenant.clone(), stream.clone()))
+            .map_or(0, |p| p.len() as u64))
+    }
+
+    fn stream_positions(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamRef,
+    ) -> Result<Vec<Position>, StoreError> {
+        Ok(self
+            .read()
+            .streams
+            .get(&(tenant.clone(), stream.clone()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn event(&self, tenant: &TenantId, position: Position) -> Result<Option<Envelope>, StoreError> {
+        Ok(self.read().events.get(&(tenant.clone(), position)).cloned())
+    }
+
+    fn events_after(
+        &self,
+        tenant: &TenantId,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let tables = self.read();
+        Ok(tables
+            .events
+            .range((tenant.clone(), after.saturating_add(1))..=(tenant.clone(), Position::MAX))
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    fn last_event(&self, tenant: &TenantId) -> Result<Option<Envelope>, StoreError> {
+        let tables = self.read();
+        Ok(tables
+            .events
+            .range((tenant.clone(), 0)..=(tenant.clone(), Position::MAX))
+            .next_back()
+            .map(|(_, e)| e.clone()))
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let mut tenants: Vec<TenantId> =
+            self.read().events.keys().map(|(t, _)| t.clone()).collect();
+        tenants.dedup();
+        Ok(tenants)
+    }
+
+    fn idempotency(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self
+            .read()
+            .idempotency
+            .get(&(tenant.clone(), actor.to_owned(), key.to_owned()))
+            .cloned())
+    }
+
+    fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
+        Ok(self.read().marks.get(tenant).cloned())
+    }
+
+    fn set_verified_mark(&self, tenant: &TenantId, mark: &VerifiedMark) -> Result<(), StoreError> {
+        self.write().marks.insert(tenant.clone(), mark.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+//! The sled 0.34 backend.
+//!
+//! Everything lives in one sled tree, in key spaces told apart by a leading tag byte, because
+//! sled applies a `Batch` atomically only within one tree: one tree means one group commit is
+//! one atomic write (events, stream index and idempotency records together). Variable-length
+//! key parts are length-prefixed so no value can forge a boundary; integers are big-endian so
+//! byte order is numeric order.
+//!
+//! | tag | key | value |
+//! |-----|-----|-------|
+//! | `E` | tenant, position | envelope JSON |
+//! | `S` | tenant, stream type, stream id, version | position |
+//! | `N` | tenant | empty (tenant registry) |
+//! | `I` | tenant, actor, idempotency key | idempotency record JSON |
+//! | `V` | tenant | verified mark JSON |
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::envelope::{
+    Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark,
+};
+use crate::storage::{CommitBatch, Storage};
+
+const EVENT: u8 = b'E';
+const STREAM: u8 = b'S';
+const TENANT: u8 = b'N';
+const IDEMPOTENCY: u8 = b'I';
+const VERIFIED: u8 = b'V';
+
+pub struct SledStorage {
+    db: sled::Db,
+    /// sled's `flush` ends in `sync_file_range`, which does not flush the device cache; an
+    /// fsync of the data file after each flush is what makes an acknowledged event durable.
+    data_file: Mutex<File>,
+    path: PathBuf,
+}
+
+fn io(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(error.to_string())
+}
+
+struct Key(Vec<u8>);
+
+impl Key {
+    fn new(tag: u8) -> Self {
+        Self(vec![tag])
+    }
+    fn part(mut self, part: &str) -> Self {
+        let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
+        self.0.extend_from_slice(&len.to_be_bytes());
+        self.0
+            .extend_from_slice(&part.as_bytes()[..usize::from(len)]);
+        self
+    }
+    fn number(mut self, n: u64) -> Self {
+        self.0.extend_from_slice(&n.to_be_bytes());
+        self
+    }
+}
+
+fn stream_prefix(tenant: &TenantId, stream: &StreamRef) -> Key {
+    Key::new(STREAM)
+        .part(tenant.as_str())
+        .part(&stream.stream_type)
+        .part(&stream.stream_id)
+}
+
+fn trailing_number(key: &[u8]) -> Result<u64, StoreError> {
+    let tail: [u8; 8] = key
+        .get(key.len().saturating_sub(8)..)
+        .and_then(|t| t.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt("key too short".into()))?;
+    Ok(u64::from_be_bytes(tail))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("undecodable {what}: {e}")))
+}
+
+impl SledStorage {
+    /// Opens (or creates) the database in `dir`. Fails with [`StoreError::Locked`] when another
+    /// process has it open.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
+        let db = sled::Config::new().path(dir).open().map_err(|e| {
+            let text = e.to_string();
+            if text.contains("could not acquire lock") {
+                StoreError::Locked(dir.display().to_string())
+            } else {
+                io(format!(
+                    "cannot open the event log in {}: {text}",
+                    dir.display()
+                ))
+            }
+        })?;
+        let data_file = File::open(dir.join("db")).map_err(io)?;
+        // New files were created: make their directory entries durable too.
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        Ok(Self {
+            db,
+            data_file: Mutex::new(data_file),
+            path: dir.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn make_durable(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(io)?;
+        let file = self.data_file.lock().unwrap_or_else(|p| p.into_inner());
+        file.sync_all().map_err(io)
+    }
+}
+
+impl Storage for SledStorage {
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let mut write = sled::Batch::default();
+        for event in &batch.events {
+            let bytes = serde_json::to_vec(event).map_err(io)?;
+            write.insert(
+                Key::new(EVENT)
+                    .part(event.tenant.as_str())
+                    .number(event.position)
+                    .0,
+                bytes,
+            );
+            let stream = StreamRef::new(event.stream_type.clone(), event.stream_id.clone());
+            write.insert(
+                stream_prefix(&event.tenant, &stream)
+                    .number(event.version)
+                    .0,
+                &event.position.to_be_bytes()[..],
+            );
+            if event.position == 1 {
+                write.insert(Key::new(TENANT).part(event.tenant.as_str()).0, &[][..]);
+            }
+        }
+        for (tenant, actor, record) in &batch.idempotency {
+            let bytes = serde_json::to_vec(record).map_err(io)?;
+            write.insert(
+                Key::new(IDEMPOTENCY)
+                    .part(tenant.as_str())
+                    .part(actor)
+                    .part(&record.key)
+                    .0,
+                bytes,
+            );
+        }
+        self.db.apply_batch(write).map_err(io)?;
+        self.make_durable()
+    }
+
+    fn stream_version(&self, tenant: &TenantId, stream: &StreamRef) -> Result<u64, StoreError> {
+        match self
+            .db
+            .scan_prefix(stream_prefix(tenant, stream).0)
+            .next_back()
+        {
+            Some(entry) => trailing_number(&entry.map_err(io)?.0),
+            None => Ok(0),
+        }
+    }
+
+    fn stream_positions(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamRef,
+    ) -> Result<Vec<Position>, StoreError> {
+        self.db
+            .scan_prefix(stream_prefix(tenant, stream).0)
+            .values()
+            .map(|value| trailing_number(&value.map_err(io)?))
+            .collect()
+    }
+
+    fn event(&self, tenant: &TenantId, position: Position) -> Result<Option<Envelope>, StoreError> {
+        match self
+            .db
+            .get(Key::new(EVENT).part(tenant.as_str()).number(position).0)
+            .map_err(io)?
+        {
+            Some(bytes) => Ok(Some(decode("event", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn events_after(
+        &self,
+        tenant: &TenantId,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let prefix = Key::new(EVENT).part(tenant.as_str());
+        let start = Key::new(EVENT)
+            .part(tenant.as_str())
+            .number(after.saturating_add(1))
+            .0;
+        let end = Key::new(EVENT)
+            .part(tenant.as_str())
+            .number(Position::MAX)
+            .0;
+        let mut events = Vec::with_capacity(limit.min(4096));
+        for entry in self.db.range(start..=end).take(limit) {
+            let (key, value) = entry.map_err(io)?;
+            debug_assert!(key.starts_with(&prefix.0));
+            events.push(decode("event", &value)?);
+        }
+        Ok(events)
+    }
+
+    fn last_event(&self, tenant: &TenantId) -> Result<Option<Envelope>, StoreError> {
+        match self
+            .db
+            .scan_prefix(Key::new(EVENT).part(tenant.as_str()).0)
+            .next_back()
+        {
+            Some(entry) => Ok(Some(decode("event", &entry.map_err(io)?.1)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        self.db
+            .scan_prefix([TENANT])
+            .keys()
+            .map(|key| {
+                let key = key.map_err(io)?;
+                let name = key
+                    .get(3..)
+                    .ok_or_else(|| StoreError::Corrupt("tenant key too short".into()))?;
+                TenantId::parse(&String::from_utf8_lossy(name))
+            })
+            .collect()
+    }
+
+    fn idempotency(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        match self
+            .db
+            .get(
+                Key::new(IDEMPOTENCY)
+                    .part(tenant.as_str())
+                    .part(actor)
+                    .part(key)
+                    .0,
+            )
+            .map_err(io)?
+        {
+            Some(bytes) => Ok(Some(decode("idempotency record", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
+        match self
+            .db
+            .get(Key::new(VERIFIED).part(tenant.as_str()).0)
+            .map_err(io)?
+        {
+            Some(bytes) => Ok(Some(decode("verified mark", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn set_verified_mark(&self, tenant: &TenantId, mark: &VerifiedMark) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(mark).map_err(io)?;
+        self.db
+            .insert(Key::new(VERIFIED).part(tenant.as_str()).0, bytes)
+            .map_err(io)?;
+        self.make_durable()
+    }
+}

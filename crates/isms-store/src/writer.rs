@@ -1,0 +1,488 @@
+//! The group-commit writer and the [`EventStore`] it implements.
+//!
+//! One thread owns every write. Handlers queue `(request, reply)` pairs; the thread drains
+//! whatever is queued, decides each request in order (expected version, idempotency key),
+//! stamps positions, times and hashes, writes the whole batch atomically, makes it durable
+//! (flush + fsync), hands the events to the commit listener (the projections), and only then
+//! answers. Concurrent commands therefore share one fsync, and nothing is acknowledged — or
+//! readable — before it is durable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::chain::{envelope_hash, GENESIS_HASH};
+use crate::envelope::{
+    AppendError, AppendRequest, Appended, ChainHead, Envelope, ExpectedVersion, IdempotencyRecord,
+    Position, StoreError, StreamRef, TenantId, VerifiedMark,
+};
+use crate::storage::{CommitBatch, Storage};
+use crate::{BoxFuture, EventStore};
+
+/// Receives every committed batch, in position order, after it is durable and before any of
+/// its commands is acknowledged; this is how read models stay read-your-writes consistent.
+/// Called on the writer thread, so it must be quick and must not call back into the writer.
+pub trait CommitListener: Send + Sync + 'static {
+    fn committed(&self, events: &[Envelope]);
+}
+
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Most requests folded into one group commit.
+    pub max_batch_requests: usize,
+    /// Requests that may wait for the writer before appenders are slowed down.
+    pub queue_depth: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_requests: 1024,
+            queue_depth: 8192,
+        }
+    }
+}
+
+struct Job {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+/// Chain heads as of the last durable commit; readers never see past them.
+type Heads = Arc<RwLock<HashMap<TenantId, ChainHead>>>;
+
+pub struct GroupCommitStore {
+    storage: Arc<dyn Storage>,
+    sender: RwLock<Option<mpsc::Sender<Job>>>,
+    heads: Heads,
+    failure: Arc<RwLock<Option<String>>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl GroupCommitStore {
+    /// Starts the writer over `storage`. The chain should have been verified before.
+    pub fn start(
+        storage: Arc<dyn Storage>,
+        listener: Arc<dyn CommitListener>,
+        config: WriterConfig,
+    ) -> Result<Self, StoreError> {
+        let mut initial = HashMap::new();
+        for tenant in storage.tenants()? {
+            if let Some(last) = storage.last_event(&tenant)? {
+                initial.insert(
+                    tenant,
+                    ChainHead {
+                        position: last.position,
+                        hash: last.hash,
+                        recorded_at: Some(last.recorded_at),
+                    },
+                );
+            }
+        }
+        let heads: Heads = Arc::new(RwLock::new(initial.clone()));
+        let failure = Arc::new(RwLock::new(None));
+        let (sender, receiver) = mpsc::channel(config.queue_depth.max(1));
+        let writer = Writer {
+            storage: storage.clone(),
+            listener,
+            heads: initial,
+            published: heads.clone(),
+            failure: failure.clone(),
+            max_batch: config.max_batch_requests.max(1),
+        };
+        let thread = std::thread::Builder::new()
+            .name("isms-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| StoreError::Io(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            storage,
+            sender: RwLock::new(Some(sender)),
+            heads,
+            failure,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Why the writer stopped accepting writes, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Stops taking new appends, lets the writer finish every queued one (durably), and waits
+    /// for it. Used on graceful shutdown.
+    pub fn shutdown(&self) {
+        self.sender
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    fn durable_position(&self, tenant: &TenantId) -> Position {
+        self.heads
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .map_or(0, |h| h.position)
+    }
+}
+
+impl Drop for GroupCommitStore {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl EventStore for GroupCommitStore {
+    fn append(&self, request: AppendRequest) -> BoxFuture<Result<Appended, AppendError>> {
+        let sender = self
+            .sender
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Box::pin(async move {
+            if request.events.is_empty() {
+                return Err(
+                    StoreError::InvalidInput("an append needs at least one event".into()).into(),
+                );
+            }
+            if request.stream.stream_type.is_empty() || request.stream.stream_id.is_empty() {
+                return Err(StoreError::InvalidInput(
+                    "stream type and id must not be empty".into(),
+                )
+                .into());
+            }
+            let sender = sender
+                .ok_or_else(|| StoreError::WriterFailed("the store is shutting down".into()))?;
+            let (reply, answer) = oneshot::channel();
+            sender
+                .send(Job { request, reply })
+                .await
+                .map_err(|_| StoreError::WriterFailed("the writer has stopped".into()))?;
+            answer.await.map_err(|_| {
+                StoreError::WriterFailed("the writer stopped before answering".into())
+            })?
+        })
+    }
+
+    fn read_stream(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamRef,
+        up_to: Option<Position>,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let limit = up_to
+            .unwrap_or(Position::MAX)
+            .min(self.durable_position(tenant));
+        let mut events = Vec::new();
+        for position in self.storage.stream_positions(tenant, stream)? {
+            if position > limit {
+                break;
+            }
+            let event = self.storage.event(tenant, position)?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "stream index points at missing position {position}"
+                ))
+            })?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    fn read_all(
+        &self,
+        tenant: &TenantId,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let durable = self.durable_position(tenant);
+        if after >= durable {
+            return Ok(Vec::new());
+        }
+        let limit = limit.min(usize::try_from(durable - after).unwrap_or(usize::MAX));
+        self.storage.events_after(tenant, after, limit)
+    }
+
+    fn position_at(&self, tenant: &TenantId, at: DateTime<Utc>) -> Result<Position, StoreError> {
+        // recorded_at never decreases along positions, so the answer is a binary search.
+        let (mut low, mut high) = (0, self.durable_position(tenant));
+        while low < high {
+            let middle = low + (high - low).div_ceil(2);
+            let recorded_at = self
+                .storage
+                .event(tenant, middle)?
+                .ok_or_else(|| StoreError::Corrupt(format!("missing position {middle}")))?
+                .recorded_at;
+            if recorded_at <= at {
+                low = middle;
+            } else {
+                high = middle - 1;
+            }
+        }
+        Ok(low)
+    }
+
+    fn head(&self, tenant: &TenantId) -> Result<ChainHead, StoreError> {
+        Ok(self
+            .heads
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned()
+            .unwrap_or_else(|| ChainHead {
+                position: 0,
+                hash: GENESIS_HASH.to_owned(),
+                recorded_at: None,
+            }))
+    }
+
+    fn idempotency(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let durable = self.durable_position(tenant);
+        Ok(self
+            .storage
+            .idempotency(tenant, actor, key)?
+            .filter(|record| record.position <= durable))
+    }
+
+    fn verified(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
+        self.storage.verified_mark(tenant)
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        Ok(self
+            .heads
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect())
+    }
+}
+
+struct Writer {
+    storage: Arc<dyn Storage>,
+    listener: Arc<dyn CommitListener>,
+    /// The writer's own heads, including batches not yet durable.
+    heads: HashMap<TenantId, ChainHead>,
+    published: Heads,
+    failure: Arc<RwLock<Option<String>>>,
+    max_batch: usize,
+}
+
+/// A request the writer accepted into the current batch.
+struct Accepted {
+    reply: oneshot::Sender<Result<Appended, AppendError>>,
+    envelopes: std::ops::Range<usize>,
+}
+
+impl Writer {
+    fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
+        let mut jobs = Vec::with_capacity(self.max_batch);
+        while let Some(first) = receiver.blocking_recv() {
+            jobs.push(first);
+            while jobs.len() < self.max_batch {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(std::mem::take(&mut jobs));
+        }
+    }
+
+    fn commit_group(&mut self, jobs: Vec<Job>) {
+        if let Some(reason) = self
+            .failure
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            for job in jobs {
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::WriterFailed(reason.clone()).into()));
+            }
+            return;
+        }
+        let mut batch = CommitBatch::default();
+        let mut accepted = Vec::with_capacity(jobs.len());
+        // Heads and stream versions as this batch moves them; committed only if it lands.
+        let mut heads = self.heads.clone();
+        let mut stream_versions: HashMap<(TenantId, StreamRef), u64> = HashMap::new();
+        let mut claimed_keys: Vec<(TenantId, String, String)> = Vec::new();
+        for job in jobs {
+            match self.stage(
+                job.request,
+                &mut batch,
+                &mut heads,
+                &mut stream_versions,
+                &mut claimed_keys,
+            ) {
+                Ok(envelopes) => accepted.push(Accepted {
+                    reply: job.reply,
+                    envelopes,
+                }),
+                Err(error) => {
+                    let _ = job.reply.send(Err(error));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        if let Err(error) = self.storage.commit(&batch) {
+            // The disk may now hold part of the batch or none of it, and our counters no longer
+            // match it: fail closed. A restart re-reads the truth and re-verifies the chain.
+            tracing::error!(error = %error, "event log commit failed; the writer stops accepting writes");
+            *self.failure.write().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+            for job in accepted {
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::WriterFailed(error.to_string()).into()));
+            }
+            return;
+        }
+        self.heads = heads;
+        {
+            let mut published = self.published.write().unwrap_or_else(|p| p.into_inner());
+            for event in &batch.events {
+                published.insert(
+                    event.tenant.clone(),
+                    ChainHead {
+                        position: event.position,
+                        hash: event.hash.clone(),
+                        recorded_at: Some(event.recorded_at),
+                    },
+                );
+            }
+        }
+        self.listener.committed(&batch.events);
+        for job in accepted {
+            let envelopes = batch.events[job.envelopes].to_vec();
+            let _ = job.reply.send(Ok(Appended { envelopes }));
+        }
+    }
+
+    fn stage(
+        &self,
+        request: AppendRequest,
+        batch: &mut CommitBatch,
+        heads: &mut HashMap<TenantId, ChainHead>,
+        stream_versions: &mut HashMap<(TenantId, StreamRef), u64>,
+        claimed_keys: &mut Vec<(TenantId, String, String)>,
+    ) -> Result<std::ops::Range<usize>, AppendError> {
+        let stream_key = (request.tenant.clone(), request.stream.clone());
+        let current = match stream_versions.get(&stream_key) {
+            Some(version) => *version,
+            None => self
+                .storage
+                .stream_version(&request.tenant, &request.stream)?,
+        };
+        let matches = match request.expected {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => current == 0,
+            ExpectedVersion::Exact(version) => current == version,
+        };
+        if !matches {
+            return Err(AppendError::Conflict {
+                expected: request.expected,
+                actual: current,
+            });
+        }
+        if let Some(claim) = &request.meta.idempotency {
+            let key = (
+                request.tenant.clone(),
+                request.meta.actor.clone(),
+                claim.key.clone(),
+            );
+            if claimed_keys.contains(&key)
+                || self
+                    .storage
+                    .idempotency(&request.tenant, &request.meta.actor, &claim.key)?
+                    .is_some()
+            {
+                return Err(AppendError::DuplicateIdempotencyKey(claim.key.clone()));
+            }
+            claimed_keys.push(key);
+        }
+        let head = heads
+            .entry(request.tenant.clone())
+            .or_insert_with(|| ChainHead {
+                position: 0,
+                hash: GENESIS_HASH.to_owned(),
+                recorded_at: None,
+            });
+        let now = Utc::now().trunc_subsecs(6);
+        let recorded_at = head.recorded_at.map_or(now, |last| last.max(now));
+        let start = batch.events.len();
+        let mut version = current;
+        for event in request.events {
+            version += 1;
+            let mut envelope = Envelope {
+                position: head.position + 1,
+                stream_type: request.stream.stream_type.clone(),
+                stream_id: request.stream.stream_id.clone(),
+                version,
+                event_id: Uuid::now_v7(),
+                event_type: event.event_type,
+                schema_version: event.schema_version,
+                recorded_at,
+                tenant: request.tenant.clone(),
+                actor: request.meta.actor.clone(),
+                correlation_id: request.meta.correlation_id,
+                causation_id: request.meta.causation_id,
+                idempotency_key: request.meta.idempotency.as_ref().map(|c| c.key.clone()),
+                data: event.data,
+                prev_hash: head.hash.clone(),
+                hash: String::new(),
+            };
+            envelope.hash = envelope_hash(&envelope);
+            *head = ChainHead {
+                position: envelope.position,
+                hash: envelope.hash.clone(),
+                recorded_at: Some(recorded_at),
+            };
+            batch.events.push(envelope);
+        }
+        stream_versions.insert(stream_key, version);
+        if let Some(claim) = request.meta.idempotency {
+            let last = batch
+                .events
+                .last()
+                .expect("an append has at least one event");
+            batch.idempotency.push((
+                request.tenant.clone(),
+                request.meta.actor.clone(),
+                IdempotencyRecord {
+                    key: claim.key,
+                    fingerprint: claim.fingerprint,
+                    status: claim.status,
+                    stream_type: request.stream.stream_type,
+                    stream_id: request.stream.stream_id,
+                    version,
+                    position: last.position,
+                    recorded_at,
+                },
+            ));
+        }
+        Ok(start..batch.events.len())
+    }
+}
