@@ -1,1 +1,66 @@
+//! Application services between the HTTP layer and the domain.
+//!
+//! The command path: load a stream, fold it, let the pure aggregate decide, append with the
+//! expected version, and answer with the record as of that append. The read path: live
+//! registers kept current by the store's commit listener, and time travel by replaying the log
+//! up to a position.
+#![forbid(unsafe_code)]
 
+mod commands;
+mod live;
+mod reads;
+
+pub use commands::{CommandContext, CommandOutcome, CommandResult, Creation, IdempotencyInput};
+pub use live::LiveProjections;
+pub use reads::{AuditFilter, ReadPoint, Resolved};
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use isms_domain::DomainError;
+use isms_store::{EventStore, StoreError, TenantId};
+
+/// Why a command or read did not succeed, apart from what the domain refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the record is at version {current_version}, not the one in If-Match")]
+    PreconditionFailed { current_version: u64 },
+    #[error("the record kept changing while the command was retried; try again")]
+    ConcurrentModification,
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being processed")]
+    IdempotencyKeyInFlight,
+    #[error("{0}")]
+    InvalidReadPoint(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the read model failed: {0}")]
+    Projection(#[from] isms_projections::ProjectionError),
+}
+
+/// The application: the store and the live read models, shared by every request.
+pub struct Ledger {
+    store: Arc<dyn EventStore>,
+    projections: Arc<LiveProjections>,
+    /// Idempotency keys whose first request is still running: (tenant, actor, key).
+    in_flight: Mutex<HashSet<(TenantId, String, String)>>,
+}
+
+impl Ledger {
+    pub fn new(store: Arc<dyn EventStore>, projections: Arc<LiveProjections>) -> Self {
+        Self { store, projections, in_flight: Mutex::new(HashSet::new()) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn projections(&self) -> &Arc<LiveProjections> {
+        &self.projections
+    }
+}

@@ -1,0 +1,91 @@
+//! Live registers for every tenant, folded by the store's writer right after each durable
+//! commit and before the commit's commands are answered (read-your-writes).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use isms_projections::{ProjectionError, Registers};
+use isms_store::{CommitListener, Envelope, EventStore, TenantId};
+
+#[derive(Default)]
+pub struct LiveProjections {
+    tenants: RwLock<HashMap<TenantId, Arc<RwLock<Registers>>>>,
+    /// The first event the read side could not apply. Once set, reads are refused (not served
+    /// stale) and `/readyz` fails, because a register missing an event is worse than none.
+    failure: RwLock<Option<ProjectionError>>,
+}
+
+impl LiveProjections {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rebuilds every tenant's registers from the log, from position 1.
+    pub fn rebuild(&self, store: &dyn EventStore) -> Result<u64, crate::AppError> {
+        let mut applied = 0;
+        let mut tenants = HashMap::new();
+        for tenant in store.tenants()? {
+            let registers = replay(store, &tenant, u64::MAX)?;
+            applied += registers.position;
+            tenants.insert(tenant, Arc::new(RwLock::new(registers)));
+        }
+        *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = tenants;
+        Ok(applied)
+    }
+
+    /// A tenant's live registers (empty when the tenant has no events yet).
+    pub fn tenant(&self, tenant: &TenantId) -> Result<Arc<RwLock<Registers>>, crate::AppError> {
+        if let Some(failure) = self.failure.read().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(failure.into());
+        }
+        Ok(self
+            .tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    pub fn failure(&self) -> Option<ProjectionError> {
+        self.failure.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The registers after the tenant's events up to `up_to`, folded from position 1.
+pub(crate) fn replay(store: &dyn EventStore, tenant: &TenantId, up_to: u64) -> Result<Registers, crate::AppError> {
+    const CHUNK: usize = 8192;
+    let mut registers = Registers::default();
+    loop {
+        let remaining = up_to.saturating_sub(registers.position);
+        if remaining == 0 {
+            break;
+        }
+        let events = store.read_all(tenant, registers.position, CHUNK.min(usize::try_from(remaining).unwrap_or(CHUNK)))?;
+        if events.is_empty() {
+            break;
+        }
+        for event in &events {
+            registers.apply(event)?;
+        }
+    }
+    Ok(registers)
+}
+
+impl CommitListener for LiveProjections {
+    fn committed(&self, events: &[Envelope]) {
+        for event in events {
+            let existing = self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(&event.tenant).cloned();
+            let registers = existing.unwrap_or_else(|| {
+                let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
+                tenants.entry(event.tenant.clone()).or_default().clone()
+            });
+            let mut registers = registers.write().unwrap_or_else(|p| p.into_inner());
+            if let Err(error) = registers.apply(event) {
+                tracing::error!(%error, "projection failed; reads are refused until the cause is fixed and the service restarted");
+                self.failure.write().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
+            }
+        }
+    }
+}
+

@@ -1,0 +1,133 @@
+//! The read path: live registers, time travel, histories, the audit trail and the feed.
+
+use chrono::{DateTime, Utc};
+use isms_domain::Aggregate;
+use isms_projections::{Entry, Registers};
+use isms_store::{ChainHead, Envelope, Position, StreamRef, TenantId, VerifiedMark};
+
+use crate::live::replay;
+use crate::{AppError, Ledger};
+
+/// Which state of the log a read is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPoint {
+    Latest,
+    /// After every event recorded at or before this instant.
+    AsOf(DateTime<Utc>),
+    /// After the events up to this position.
+    Position(Position),
+}
+
+/// The point a read was resolved to, echoed to the caller so the read can be reproduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    pub position: Position,
+    pub as_of: Option<DateTime<Utc>>,
+    pub latest: bool,
+}
+
+/// Audit-trail filters; all optional and combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub stream_type: Option<String>,
+    pub stream_id: Option<String>,
+    pub actor: Option<String>,
+    pub event_type: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    fn matches(&self, event: &Envelope) -> bool {
+        self.stream_type.as_ref().is_none_or(|v| *v == event.stream_type)
+            && self.stream_id.as_ref().is_none_or(|v| *v == event.stream_id)
+            && self.actor.as_ref().is_none_or(|v| *v == event.actor)
+            && self.event_type.as_ref().is_none_or(|v| *v == event.event_type)
+            && self.from.is_none_or(|from| event.recorded_at >= from)
+            && self.to.is_none_or(|to| event.recorded_at <= to)
+    }
+}
+
+impl Ledger {
+    /// Resolves a read point against the tenant's durable head.
+    pub fn resolve(&self, tenant: &TenantId, point: ReadPoint) -> Result<Resolved, AppError> {
+        let head = self.store.head(tenant)?;
+        match point {
+            ReadPoint::Latest => Ok(Resolved { position: head.position, as_of: head.recorded_at, latest: true }),
+            ReadPoint::AsOf(at) => {
+                let position = self.store.position_at(tenant, at)?;
+                Ok(Resolved { position, as_of: Some(at), latest: position == head.position })
+            }
+            ReadPoint::Position(position) => {
+                if position > head.position {
+                    return Err(AppError::InvalidReadPoint(format!(
+                        "as_of_position {position} is beyond the log's last position {}",
+                        head.position
+                    )));
+                }
+                let as_of = match position {
+                    0 => None,
+                    p => self.store.read_all(tenant, p - 1, 1)?.first().map(|e| e.recorded_at),
+                };
+                Ok(Resolved { position, as_of, latest: position == head.position })
+            }
+        }
+    }
+
+    /// Runs `read` over the tenant's registers at `point`: the live ones for the latest state,
+    /// a replay of the log otherwise.
+    pub fn with_registers<T>(&self, tenant: &TenantId, point: ReadPoint, read: impl FnOnce(&Registers) -> T) -> Result<(T, Resolved), AppError> {
+        let live = self.projections.tenant(tenant)?;
+        if point == ReadPoint::Latest {
+            let registers = live.read().unwrap_or_else(|p| p.into_inner());
+            let resolved = Resolved { position: registers.position, as_of: registers.recorded_at, latest: true };
+            return Ok((read(&registers), resolved));
+        }
+        let resolved = self.resolve(tenant, point)?;
+        let registers = replay(self.store.as_ref(), tenant, resolved.position)?;
+        Ok((read(&registers), resolved))
+    }
+
+    /// One record as of `point`, folded from its own stream (cheap at any point in time).
+    pub fn record<A: Aggregate>(&self, tenant: &TenantId, stream_id: &str, point: ReadPoint) -> Result<(Option<Entry<A>>, Resolved), AppError> {
+        let resolved = self.resolve(tenant, point)?;
+        let history = self.store.read_stream(tenant, &StreamRef::new(A::STREAM_TYPE, stream_id), Some(resolved.position))?;
+        Ok((Entry::<A>::fold(&history)?, resolved))
+    }
+
+    /// A stream's events as of `point`.
+    pub fn history(&self, tenant: &TenantId, stream: &StreamRef, point: ReadPoint) -> Result<(Vec<Envelope>, Resolved), AppError> {
+        let resolved = self.resolve(tenant, point)?;
+        Ok((self.store.read_stream(tenant, stream, Some(resolved.position))?, resolved))
+    }
+
+    /// Up to `limit` matching events after position `after`, and the cursor to continue from
+    /// (the position of the last event examined) when more may follow.
+    pub fn audit_trail(&self, tenant: &TenantId, filter: &AuditFilter, after: Position, limit: usize) -> Result<(Vec<Envelope>, Option<Position>), AppError> {
+        const SCAN_CHUNK: usize = 1024;
+        let mut found = Vec::new();
+        let mut cursor = after;
+        loop {
+            let chunk = self.store.read_all(tenant, cursor, SCAN_CHUNK)?;
+            let exhausted = chunk.len() < SCAN_CHUNK;
+            for event in chunk {
+                cursor = event.position;
+                if filter.matches(&event) {
+                    found.push(event);
+                    if found.len() == limit {
+                        let more = cursor < self.store.head(tenant)?.position;
+                        return Ok((found, more.then_some(cursor)));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((found, None));
+            }
+        }
+    }
+
+    /// The tenant's chain head and how far it was verified.
+    pub fn integrity(&self, tenant: &TenantId) -> Result<(ChainHead, Option<VerifiedMark>), AppError> {
+        Ok((self.store.head(tenant)?, self.store.verified(tenant)?))
+    }
+}
