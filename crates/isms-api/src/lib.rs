@@ -1,1 +1,138 @@
+//! The REST API over the ledger: routes and OpenAPI come from one list of services, so the
+//! document cannot drift from what is served.
+#![forbid(unsafe_code)]
 
+pub mod auth;
+mod log;
+mod nonconformities;
+pub mod problem;
+pub mod request;
+pub mod responses;
+mod risks;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use isms_app::Ledger;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDocument;
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use auth::{mint_hs256, Authenticator, Claims};
+pub use log::HistoryPage;
+pub(crate) use log::history_response;
+use problem::ApiError;
+
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        openapi.components.get_or_insert_with(Default::default).add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "JWT with claims sub, tenant, scope (space-delimited: isms:read, isms:write, audit:read, admin), exp, iss, aud",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "isms-ledger API",
+        description = "An ISO/IEC 27001 information security management system kept as an append-only, hash-chained event log. \
+Commands append events; registers, histories and the audit trail are projections of the log, readable as of any time or position.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&BearerSecurity),
+    tags(
+        (name = "risks", description = "Risk and opportunity register (6.1.2, 6.1.3, 8.2, 8.3)"),
+        (name = "risk-criteria", description = "Risk criteria (6.1.2 a)"),
+        (name = "nonconformities", description = "Nonconformity and corrective action (10.2)"),
+        (name = "audit", description = "Audit trail, event feed and chain integrity")
+    )
+)]
+struct ApiDoc;
+
+/// What the running server shares with every request.
+#[derive(Clone)]
+pub struct ServerState {
+    pub ledger: web::Data<Ledger>,
+    pub authenticator: web::Data<Authenticator>,
+}
+
+/// Builds the application and its OpenAPI document from the same list of services.
+pub fn app(
+    state: Option<ServerState>,
+) -> (
+    App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<BoxBody>, Error = actix_web::Error, InitError = ()>>,
+    OpenApiDocument,
+) {
+    let (app, mut document) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .configure(risks::configure)
+                .configure(nonconformities::configure)
+                .configure(log::configure),
+        )
+        .split_for_parts();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let mut app = app
+        .app_data(web::PayloadConfig::new(request::MAX_BODY_BYTES))
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            ApiError::bad_request("invalid_query", format!("invalid query parameters: {error}")).into()
+        }))
+        .route("/livez", web::get().to(livez))
+        .route("/readyz", web::get().to(readyz))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+        .default_service(web::to(not_found));
+    if let Some(state) = state {
+        app = app.app_data(state.ledger).app_data(state.authenticator);
+    }
+    (app.wrap(from_fn(request::request_context)), document)
+}
+
+/// The OpenAPI document as served at `/openapi.json` and committed in `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    let (_, document) = app(None);
+    document.to_pretty_json().expect("the OpenAPI document serializes")
+}
+
+async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "alive"}))
+}
+
+/// Ready when the store accepts writes and the projections applied every event.
+async fn readyz(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let ledger = request
+        .app_data::<web::Data<Ledger>>()
+        .ok_or_else(|| ApiError::Internal("no ledger configured".into()))?;
+    let problem = ledger
+        .store()
+        .failure()
+        .map(|failure| format!("the event log stopped accepting writes: {failure}"))
+        .or_else(|| ledger.projections().failure().map(|failure| format!("a projection failed: {failure}")));
+    match problem {
+        None => Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))),
+        Some(reason) => {
+            tracing::error!(%reason, "not ready");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the service cannot serve writes; see the server log"))
+        }
+    }
+}
+
+async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!("no route for {} {}", request.method(), request.path())))
+}

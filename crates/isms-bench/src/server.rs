@@ -120,7 +120,6 @@ impl Server {
             .no_proxy()
             .timeout(Duration::from_secs(2))
             .build()?;
-        let mut last = String::from("no answer yet");
         loop {
             if let Some(status) = self.exited()? {
                 bail!(
@@ -128,13 +127,13 @@ impl Server {
                     self.log_tail()
                 );
             }
-            match probe.get(&url).send().await {
+            let last = match probe.get(&url).send().await {
                 Ok(response) if response.status() == reqwest::StatusCode::OK => {
                     return Ok(started.elapsed())
                 }
-                Ok(response) => last = format!("HTTP {}", response.status()),
-                Err(error) => last = error.to_string(),
-            }
+                Ok(response) => format!("HTTP {}", response.status()),
+                Err(error) => error.to_string(),
+            };
             if started.elapsed() >= timeout {
                 bail!(
                     "isms serve was not ready within {timeout:?} (last /readyz: {last}); its log:\n{}",

@@ -15,25 +15,25 @@ use uuid::Uuid;
 use crate::registers::Entry;
 
 /// A string schema restricted to the names a domain enum serializes to.
-fn string_enum(names: &[&str]) -> Object {
+pub fn string_enum(names: &[&str]) -> Object {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names.iter().copied())).build()
 }
-fn risk_kind_schema() -> Object {
+pub fn risk_kind_schema() -> Object {
     string_enum(RiskKind::NAMES)
 }
-fn risk_status_schema() -> Object {
+pub fn risk_status_schema() -> Object {
     string_enum(RiskStatus::NAMES)
 }
-fn treatment_option_schema() -> Object {
+pub fn treatment_option_schema() -> Object {
     string_enum(TreatmentOption::NAMES)
 }
-fn nc_source_schema() -> Object {
+pub fn nc_source_schema() -> Object {
     string_enum(NonconformitySource::NAMES)
 }
-fn severity_schema() -> Object {
+pub fn severity_schema() -> Object {
     string_enum(Severity::NAMES)
 }
-fn nc_status_schema() -> Object {
+pub fn nc_status_schema() -> Object {
     string_enum(NonconformityStatus::NAMES)
 }
 

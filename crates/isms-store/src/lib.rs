@@ -82,4 +82,9 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Every tenant that has at least one event.
     fn tenants(&self) -> Result<Vec<TenantId>, StoreError>;
+
+    /// Why the store no longer accepts writes, if it stopped (for readiness checks).
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }

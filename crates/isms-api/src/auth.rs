@@ -1,0 +1,226 @@
+//! Bearer-token authentication (RFC 8725 practice) and scope checks as typed extractors, so
+//! a handler's signature states the permission it needs.
+
+use std::future::{ready, Ready};
+use std::marker::PhantomData;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest};
+use isms_store::TenantId;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::problem::ApiError;
+
+/// The claims isms-ledger requires. `scope` is space-delimited (RFC 9068 / RFC 8693).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub tenant: String,
+    pub scope: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: String,
+    pub tenant: TenantId,
+    pub scopes: Vec<String>,
+}
+
+impl Principal {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// Where verification keys come from.
+enum Keys {
+    /// One key for the single allowed algorithm (HS256 local secret, or an ES256/EdDSA PEM).
+    Single(Algorithm, DecodingKey),
+    /// A JWKS file: the token's `kid` picks the key; unknown kids are refused.
+    Set(Vec<(String, Algorithm, DecodingKey)>),
+}
+
+/// Verifies tokens. Holds the algorithm allow-list, the keys, and the expected `iss`/`aud`.
+pub struct Authenticator {
+    keys: Keys,
+    issuer: String,
+    audience: String,
+}
+
+/// Tolerated clock skew for `exp` and `nbf`.
+const LEEWAY_SECONDS: u64 = 30;
+
+impl Authenticator {
+    /// The local default: HS256 with a secret from the data directory.
+    pub fn hs256(secret: &[u8], issuer: &str, audience: &str) -> Self {
+        Self::with_keys(Keys::Single(Algorithm::HS256, DecodingKey::from_secret(secret)), issuer, audience)
+    }
+
+    /// An external issuer's public key in PEM, for `ES256` or `EdDSA`.
+    pub fn public_key_pem(algorithm: Algorithm, pem: &[u8], issuer: &str, audience: &str) -> Result<Self, String> {
+        let key = match algorithm {
+            Algorithm::ES256 => DecodingKey::from_ec_pem(pem),
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
+            other => return Err(format!("algorithm {other:?} is not allowed for public keys (use ES256 or EdDSA)")),
+        }
+        .map_err(|e| format!("cannot read the public key: {e}"))?;
+        Ok(Self::with_keys(Keys::Single(algorithm, key), issuer, audience))
+    }
+
+    /// An external issuer's JWKS document. Only ES256 and EdDSA keys with a `kid` are used.
+    pub fn jwks(document: &str, issuer: &str, audience: &str) -> Result<Self, String> {
+        let set: JwkSet = serde_json::from_str(document).map_err(|e| format!("cannot parse the JWKS file: {e}"))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            let Some(kid) = jwk.common.key_id.clone() else { continue };
+            let algorithm = match &jwk.algorithm {
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+                _ => continue,
+            };
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("JWKS key '{kid}': {e}"))?;
+            keys.push((kid, algorithm, key));
+        }
+        if keys.is_empty() {
+            return Err("the JWKS file has no usable ES256 or EdDSA key with a kid".into());
+        }
+        Ok(Self::with_keys(Keys::Set(keys), issuer, audience))
+    }
+
+    fn with_keys(keys: Keys, issuer: &str, audience: &str) -> Self {
+        Self { keys, issuer: issuer.to_owned(), audience: audience.to_owned() }
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.validate_nbf = true;
+        validation.validate_exp = true;
+        validation.leeway = LEEWAY_SECONDS;
+        validation
+    }
+
+    /// Verifies a token and returns who it speaks for; the error says why not (for logs only).
+    pub fn verify(&self, token: &str) -> Result<Principal, String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        // Keys named by the token itself would let the token choose how it is checked.
+        if header.jku.is_some() || header.jwk.is_some() || header.x5u.is_some() || header.x5c.is_some() {
+            return Err("token header names its own key (jku/jwk/x5u/x5c); refused".into());
+        }
+        let (algorithm, key) = match &self.keys {
+            Keys::Single(algorithm, key) => (*algorithm, key),
+            Keys::Set(keys) => {
+                let kid = header.kid.as_deref().ok_or("token has no kid")?;
+                let (_, algorithm, key) =
+                    keys.iter().find(|(k, _, _)| k == kid).ok_or_else(|| format!("unknown kid '{kid}'"))?;
+                (*algorithm, key)
+            }
+        };
+        if header.alg != algorithm {
+            return Err(format!("algorithm {:?} is not allowed", header.alg));
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation(algorithm)).map_err(|e| e.to_string())?;
+        let claims = data.claims;
+        if claims.sub.trim().is_empty() {
+            return Err("empty sub".into());
+        }
+        let tenant = TenantId::parse(&claims.tenant).map_err(|e| e.to_string())?;
+        Ok(Principal { subject: claims.sub, tenant, scopes: claims.scope.split_whitespace().map(str::to_owned).collect() })
+    }
+}
+
+/// Signs a local HS256 token (the `isms token` command and tests).
+pub fn mint_hs256(secret: &[u8], claims: &Claims) -> Result<String, String> {
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret)).map_err(|e| e.to_string())
+}
+
+/// A scope a route requires.
+pub trait RequiredScope {
+    const SCOPE: &'static str;
+}
+
+macro_rules! scopes {
+    ($($name:ident => $scope:literal),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", $scope, "` scope.")]
+            #[derive(Debug)]
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: &'static str = $scope;
+            }
+        )*
+    };
+}
+
+scopes! {
+    ReadScope => "isms:read",
+    WriteScope => "isms:write",
+    AuditScope => "audit:read",
+    AdminScope => "admin",
+}
+
+/// An authenticated caller holding scope `S`. Failing extraction answers 401 or 403 and logs a
+/// security line (never the token).
+#[derive(Debug)]
+pub struct Authorized<S> {
+    pub principal: Principal,
+    scope: PhantomData<S>,
+}
+
+/// Authenticates the request's bearer token, logging a security line on failure.
+pub fn authenticate(request: &HttpRequest) -> Result<Principal, ApiError> {
+    let authenticator = request
+        .app_data::<web::Data<Authenticator>>()
+        .ok_or_else(|| ApiError::Internal("no authenticator configured".into()))?;
+    let token = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let outcome = match token {
+        Some(token) if !token.is_empty() => authenticator.verify(token),
+        _ => Err("missing bearer token".to_owned()),
+    };
+    outcome.map_err(|reason| {
+        tracing::warn!(target: "security", event = "authentication_failed", method = %request.method(), route = %request.path(), %reason);
+        ApiError::Unauthorized(reason)
+    })
+}
+
+/// Checks a scope the route needs beyond its extractor's (e.g. `audit:read` for time travel).
+pub fn require_scope(request: &HttpRequest, principal: &Principal, scope: &str) -> Result<(), ApiError> {
+    if principal.has_scope(scope) {
+        return Ok(());
+    }
+    tracing::warn!(
+        target: "security", event = "authorization_failed", method = %request.method(), route = %request.path(),
+        subject = %principal.subject, tenant = %principal.tenant, required_scope = scope
+    );
+    Err(ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", format!("this request needs the '{scope}' scope")))
+}
+
+impl<S: RequiredScope> FromRequest for Authorized<S> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(authenticate(request).and_then(|principal| {
+            require_scope(request, &principal, S::SCOPE)?;
+            Ok(Self { principal, scope: PhantomData })
+        }))
+    }
+}

@@ -1,0 +1,257 @@
+//! Request plumbing shared by every handler: the request id, command bodies and guards,
+//! time-travel and pagination parameters.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use isms_app::{CommandContext, IdempotencyInput, ReadPoint};
+use isms_domain::Actor;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::{Principal, RequiredScope};
+use crate::problem::ApiError;
+
+/// Largest command body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request, generated or taken from `X-Request-Id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn acceptable_request_id(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Middleware: assigns the request id, renders problems with their request context, logs
+/// server errors with their cause, and returns `X-Request-Id` on every response.
+pub async fn request_context(request: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    request.extensions_mut().insert(RequestId(request_id.clone()));
+    let path = request.path().to_owned();
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.call(request).await?.map_into_boxed_body();
+    let api_error = response.response().error().and_then(|e| e.as_error::<ApiError>());
+    let mut response = match api_error {
+        Some(error) => {
+            if let ApiError::Internal(cause) = error {
+                tracing::error!(request_id = %request_id, %method, path = %path, cause = %cause, "request failed");
+            }
+            let rendered = error.render(&path, Some(&request_id));
+            let (request, _) = response.into_parts();
+            ServiceResponse::new(request, rendered)
+        }
+        None => response,
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    tracing::info!(
+        request_id = %request_id, %method, path = %path, status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request"
+    );
+    Ok(response)
+}
+
+/// A JSON command body, parsed strictly, with the fingerprint used for idempotency.
+pub struct CommandBody<T> {
+    pub value: T,
+    pub fingerprint: String,
+}
+
+fn is_json(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().eq_ignore_ascii_case("application/json"))
+        .unwrap_or(false)
+}
+
+/// Classifies a serde_json failure: broken JSON is 400, JSON of the wrong shape is 422.
+pub fn json_error(error: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Data => ApiError::unprocessable("invalid_body", format!("the body does not match the schema: {error}"), Vec::new()),
+        _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {error}")),
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CommandBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let request = request.clone();
+        let bytes = Bytes::from_request(&request, payload);
+        Box::pin(async move {
+            if !is_json(&request) {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "commands take an application/json body",
+                ));
+            }
+            let bytes = bytes.await.map_err(|error| match error.as_error::<actix_web::error::PayloadError>() {
+                Some(actix_web::error::PayloadError::Overflow) => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                ),
+                _ => ApiError::bad_request("unreadable_body", "the request body could not be read"),
+            })?;
+            let value = serde_json::from_slice(&bytes).map_err(|e| json_error(&e))?;
+            let mut hasher = Sha256::new();
+            hasher.update(request.method().as_str().as_bytes());
+            hasher.update(b" ");
+            hasher.update(request.path().as_bytes());
+            hasher.update(b"\n");
+            hasher.update(&bytes);
+            Ok(Self { value, fingerprint: hex::encode(hasher.finalize()) })
+        })
+    }
+}
+
+/// `If-Match` and `Idempotency-Key`, validated.
+pub struct CommandGuards {
+    pub if_match: Option<u64>,
+    pub idempotency_key: Option<String>,
+    pub request_id: Uuid,
+}
+
+fn parse_guards(request: &HttpRequest) -> Result<CommandGuards, ApiError> {
+    let if_match = match request.headers().get(header::IF_MATCH) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().unwrap_or("").trim();
+            if text == "*" {
+                None
+            } else {
+                let version = text
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_request("invalid_if_match", "If-Match must be a strong ETag such as \"3\" (the record's version)")
+                    })?;
+                Some(version)
+            }
+        }
+    };
+    let idempotency_key = match request.headers().get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().unwrap_or("").trim().trim_matches('"');
+            if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                ));
+            }
+            Some(key.to_owned())
+        }
+    };
+    let correlation = request.extensions().get::<RequestId>().and_then(|id| Uuid::parse_str(&id.0).ok());
+    Ok(CommandGuards { if_match, idempotency_key, request_id: correlation.unwrap_or_else(Uuid::now_v7) })
+}
+
+impl FromRequest for CommandGuards {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(parse_guards(request))
+    }
+}
+
+/// Builds the application's command context from what the request carries.
+pub fn command_context<T>(principal: &Principal, guards: &CommandGuards, body: &CommandBody<T>) -> CommandContext {
+    CommandContext {
+        tenant: principal.tenant.clone(),
+        actor: Actor { subject: principal.subject.clone(), is_admin: principal.has_scope(crate::auth::AdminScope::SCOPE) },
+        correlation_id: guards.request_id,
+        idempotency: guards
+            .idempotency_key
+            .as_ref()
+            .map(|key| IdempotencyInput { key: key.clone(), fingerprint: body.fingerprint.clone() }),
+        if_match: guards.if_match,
+    }
+}
+
+/// Time-travel parameters, shared by every read.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimeTravel {
+    /// Read the state after every event recorded at or before this instant (RFC 3339). Needs `audit:read`.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Read the state after the events up to this log position. Needs `audit:read`.
+    pub as_of_position: Option<u64>,
+}
+
+impl TimeTravel {
+    /// The read point, checking the caller may time-travel.
+    pub fn point(&self, request: &HttpRequest, principal: &Principal) -> Result<ReadPoint, ApiError> {
+        let point = match (self.as_of, self.as_of_position) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request("conflicting_read_point", "give as_of or as_of_position, not both"))
+            }
+            (Some(at), None) => ReadPoint::AsOf(at),
+            (None, Some(position)) => ReadPoint::Position(position),
+            (None, None) => ReadPoint::Latest,
+        };
+        if point != ReadPoint::Latest {
+            crate::auth::require_scope(request, principal, crate::auth::AuditScope::SCOPE)?;
+        }
+        Ok(point)
+    }
+}
+
+/// Page size bounds for every list.
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 500;
+
+pub fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(0) => Err(ApiError::bad_request("invalid_limit", "limit must be at least 1")),
+        Some(n) => Ok(n.min(MAX_LIMIT)),
+    }
+}
+
+/// Cursors are opaque to clients: base64url of what the server needs to continue.
+pub fn encode_cursor(raw: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued"))
+}
+
+/// Parses a record id from the path; anything not a UUID cannot exist, so it is a 404.
+pub fn record_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("no {what} with id {raw}")))
+}

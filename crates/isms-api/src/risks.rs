@@ -1,0 +1,563 @@
+//! The risk register (ISO/IEC 27001 6.1.2, 6.1.3, 8.2, 8.3) and the risk criteria (6.1.2 a).
+
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use isms_app::{Creation, Ledger};
+use isms_domain::criteria::CriteriaState;
+use isms_domain::risk::{AcceptResidualRisk, AssessRisk, PlanTreatment, Risk, RiskIdentified, RiskKind, RiskStatus, TreatmentOption};
+use isms_domain::values::{free_text, required_line, required_text, ControlRef, MAX_LINE, MAX_TEXT};
+use isms_domain::{Aggregate, DomainError};
+use isms_projections::views::{
+    risk_kind_schema, risk_status_schema, treatment_option_schema, RiskCriteriaBody, RiskCriteriaRecord, RiskRecord,
+};
+use isms_store::StreamRef;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
+use crate::problem::{ApiError, CommandProblems, ReadProblems};
+use crate::request::{
+    command_context, decode_cursor, encode_cursor, page_limit, record_id, CommandBody, CommandGuards, TimeTravel,
+};
+use crate::responses::{command_response, reading_date, record_response};
+use crate::HistoryPage;
+
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config
+        .service(identify_risk)
+        .service(list_risks)
+        .service(get_risk)
+        .service(risk_history)
+        .service(assess_risk)
+        .service(plan_treatment)
+        .service(accept_residual_risk)
+        .service(close_risk)
+        .service(get_risk_criteria)
+        .service(define_risk_criteria);
+}
+
+/// Collects field validation results so one response names every bad field.
+#[derive(Default)]
+pub(crate) struct Fields(Vec<DomainError>);
+
+impl Fields {
+    pub(crate) fn take<T>(&mut self, result: Result<T, DomainError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
+    pub(crate) fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ApiError> {
+        if self.0.is_empty() {
+            if let Some(value) = build() {
+                return Ok(value);
+            }
+        }
+        Err(ApiError::validation(self.0))
+    }
+}
+
+fn optional_line(fields: &mut Fields, pointer: &str, value: Option<&String>) -> Option<Option<String>> {
+    match value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Some(None),
+        Some(v) => fields.take(required_line(pointer, v, MAX_LINE)).map(Some),
+    }
+}
+
+/// Identify a risk or opportunity.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Stolen laptop exposes customer data",
+    "description": "Field staff carry laptops with local copies of customer files.",
+    "kind": "risk",
+    "category": "physical",
+    "owner": "alice",
+    "asset_refs": ["laptops"],
+    "threat": "theft",
+    "vulnerability": "unencrypted disks"
+}))]
+pub struct IdentifyRiskRequest {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    #[schema(schema_with = risk_kind_schema)]
+    pub kind: RiskKind,
+    pub category: String,
+    /// The risk owner (a token `sub`): the person accountable, who accepts the residual risk.
+    pub owner: String,
+    #[serde(default)]
+    pub asset_refs: Vec<String>,
+    pub threat: Option<String>,
+    pub vulnerability: Option<String>,
+}
+
+impl IdentifyRiskRequest {
+    fn parse(self) -> Result<RiskIdentified, ApiError> {
+        let mut fields = Fields::default();
+        let title = fields.take(required_line("/title", &self.title, MAX_LINE));
+        let description = fields.take(free_text("/description", &self.description, MAX_TEXT));
+        let category = fields.take(required_line("/category", &self.category, MAX_LINE));
+        let owner = fields.take(required_line("/owner", &self.owner, MAX_LINE));
+        let asset_refs: Vec<Option<String>> = self
+            .asset_refs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| fields.take(required_line(&format!("/asset_refs/{i}"), r, MAX_LINE)))
+            .collect();
+        let threat = optional_line(&mut fields, "/threat", self.threat.as_ref());
+        let vulnerability = optional_line(&mut fields, "/vulnerability", self.vulnerability.as_ref());
+        fields.finish(|| {
+            Some(RiskIdentified {
+                kind: self.kind,
+                title: title?,
+                description: description?,
+                category: category?,
+                owner: owner?,
+                asset_refs: asset_refs.into_iter().collect::<Option<_>>()?,
+                threat: threat?,
+                vulnerability: vulnerability?,
+            })
+        })
+    }
+}
+
+/// Assess (or reassess) a risk. Score and level are computed by the server.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"likelihood": 4, "impact": 4, "rationale": "Two laptops were lost last year."}))]
+pub struct AssessRiskRequest {
+    pub likelihood: u8,
+    pub impact: u8,
+    #[serde(default)]
+    pub rationale: String,
+}
+
+/// Decide how a risk is treated.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "option": "modify",
+    "controls": ["8.1", "5.15"],
+    "actions": ["Enable full-disk encryption on all laptops"],
+    "owner": "bob",
+    "due_date": "2027-03-31",
+    "target_residual_likelihood": 2,
+    "target_residual_impact": 3
+}))]
+pub struct PlanTreatmentRequest {
+    #[schema(schema_with = treatment_option_schema)]
+    pub option: TreatmentOption,
+    /// ISO/IEC 27001:2022 Annex A control ids, such as `5.15` or `8.8`.
+    #[serde(default)]
+    pub controls: Vec<String>,
+    #[serde(default)]
+    pub actions: Vec<String>,
+    pub owner: String,
+    pub due_date: Option<NaiveDate>,
+    pub target_residual_likelihood: u8,
+    pub target_residual_impact: u8,
+}
+
+/// Accept the residual risk (risk owner or `admin` only).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"justification": "Residual risk within appetite after encryption."}))]
+pub struct AcceptRiskRequest {
+    /// Required when the residual score is above the acceptance threshold.
+    pub justification: Option<String>,
+}
+
+/// Close a risk.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Laptops replaced by thin clients."}))]
+pub struct CloseRiskRequest {
+    pub reason: String,
+}
+
+/// Filters and paging for the risk register.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RiskListQuery {
+    /// Page size, default 50, at most 500.
+    pub limit: Option<usize>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    #[param(schema_with = risk_status_schema)]
+    pub status: Option<RiskStatus>,
+    #[param(schema_with = risk_kind_schema)]
+    pub kind: Option<RiskKind>,
+    pub owner: Option<String>,
+    pub category: Option<String>,
+    /// Level of the current assessment, e.g. `high`.
+    pub level: Option<String>,
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    pub as_of_position: Option<u64>,
+}
+
+/// A page of the risk register.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RiskPage {
+    pub items: Vec<RiskRecord>,
+    pub next_cursor: Option<String>,
+    /// The instant the read resolved to (the last event's time for a current read).
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// The log position the read reflects.
+    pub position: u64,
+}
+
+fn risk_location(id: &str) -> String {
+    format!("/api/v1/risks/{id}")
+}
+
+async fn run_risk(
+    ledger: &Ledger,
+    context: isms_app::CommandContext,
+    id: &str,
+    creation: Creation,
+    decide: impl Fn(&Risk, &isms_domain::criteria::VersionedCriteria) -> Result<Vec<isms_domain::risk::RiskEvent>, DomainError>,
+) -> Result<HttpResponse, ApiError> {
+    let criteria = current_criteria(ledger, &context.tenant)?;
+    let outcome = ledger.execute::<Risk>(&context, id, creation, Risk::exists, |risk| decide(risk, &criteria)).await?;
+    let record = RiskRecord::from_entry(&outcome.entry, chrono::Utc::now().date_naive());
+    let location = (outcome.status == 201).then(|| risk_location(id));
+    Ok(command_response(outcome.status, outcome.entry.version, &record, location, outcome.replayed))
+}
+
+fn current_criteria(ledger: &Ledger, tenant: &isms_store::TenantId) -> Result<isms_domain::criteria::VersionedCriteria, ApiError> {
+    let (entry, _) = ledger.record::<CriteriaState>(tenant, CriteriaState::STREAM_ID, isms_app::ReadPoint::Latest)?;
+    Ok(entry.map(|e| e.state.current).unwrap_or_else(|| CriteriaState::default().current))
+}
+
+/// Identify a risk or opportunity
+///
+/// Creates a risk in status `identified`. Assess it next.
+#[utoipa::path(
+    tag = "risks", operation_id = "identify_risk",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    request_body = IdentifyRiskRequest,
+    responses(
+        (status = 201, description = "Risk identified", body = RiskRecord,
+         headers(("ETag" = String, description = "Stream version"), ("Location" = String))),
+        CommandProblems
+    ),
+    security(("bearer" = ["isms:write"]))
+)]
+#[post("/risks")]
+pub async fn identify_risk(
+    auth: Authorized<WriteScope>,
+    ledger: web::Data<Ledger>,
+    guards: CommandGuards,
+    body: CommandBody<IdentifyRiskRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let context = command_context(&auth.principal, &guards, &body);
+    let identified = body.value.parse()?;
+    let id = Uuid::now_v7().to_string();
+    run_risk(&ledger, context, &id, Creation::NewStream, |risk, _| risk.identify(identified.clone())).await
+}
+
+/// List the risk register
+///
+/// Filters combine with AND. Add `as_of` or `as_of_position` (scope `audit:read`) to read the
+/// register as it stood at that point.
+#[utoipa::path(
+    tag = "risks", operation_id = "list_risks",
+    params(RiskListQuery),
+    responses((status = 200, description = "A page of risks", body = RiskPage), ReadProblems),
+    security(("bearer" = ["isms:read"]))
+)]
+#[get("/risks")]
+pub async fn list_risks(
+    request: HttpRequest,
+    auth: Authorized<ReadScope>,
+    ledger: web::Data<Ledger>,
+    query: web::Query<RiskListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let point = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position }.point(&request, &auth.principal)?;
+    let after = match &query.cursor {
+        Some(cursor) => Some(Uuid::parse_str(&decode_cursor(cursor)?).map_err(|_| ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued"))?),
+        None => None,
+    };
+    let (page, resolved) = ledger.with_registers(&auth.principal.tenant, point, |registers| {
+        let range = match after {
+            Some(after) => registers.risks.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => registers.risks.range(..),
+        };
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut more = false;
+        for (id, entry) in range {
+            let Some(identification) = &entry.state.identification else { continue };
+            let matches = query.status.is_none_or(|s| s == entry.state.status)
+                && query.kind.is_none_or(|k| k == identification.kind)
+                && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
+                && query.category.as_ref().is_none_or(|c| *c == identification.category)
+                && query.level.as_ref().is_none_or(|l| entry.state.assessment.as_ref().is_some_and(|a| a.rating.level == *l));
+            if !matches {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(entry);
+            last = Some(*id);
+        }
+        let items: Vec<_> = items.into_iter().cloned().collect();
+        (items, more.then_some(last).flatten())
+    })?;
+    let today = reading_date(&resolved);
+    Ok(HttpResponse::Ok().json(RiskPage {
+        items: page.0.iter().map(|entry| RiskRecord::from_entry(entry, today)).collect(),
+        next_cursor: page.1.map(|id| encode_cursor(&id.to_string())),
+        as_of: resolved.as_of,
+        position: resolved.position,
+    }))
+}
+
+/// Read one risk
+///
+/// Add `as_of` or `as_of_position` (scope `audit:read`) to read it as it stood then; the
+/// resolved point comes back in the `Isms-As-Of` and `Isms-Position` headers.
+#[utoipa::path(
+    tag = "risks", operation_id = "get_risk",
+    params(("id" = Uuid, Path, description = "Risk id"), TimeTravel),
+    responses((status = 200, description = "The risk", body = RiskRecord,
+        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
+    security(("bearer" = ["isms:read"]))
+)]
+#[get("/risks/{id}")]
+pub async fn get_risk(
+    request: HttpRequest,
+    auth: Authorized<ReadScope>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    travel: web::Query<TimeTravel>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&id, "risk")?.to_string();
+    let point = travel.point(&request, &auth.principal)?;
+    let (entry, resolved) = ledger.record::<Risk>(&auth.principal.tenant, &id, point)?;
+    let entry = entry.filter(|e| e.state.exists()).ok_or_else(|| ApiError::not_found(format!("no risk with id {id}")))?;
+    Ok(record_response(&RiskRecord::from_entry(&entry, reading_date(&resolved)), entry.version, &resolved))
+}
+
+/// Read a risk's history
+///
+/// Every event of the risk, oldest first, with actor, time and position.
+#[utoipa::path(
+    tag = "risks", operation_id = "get_risk_history",
+    params(("id" = Uuid, Path, description = "Risk id"), TimeTravel),
+    responses((status = 200, description = "The risk's events", body = HistoryPage), ReadProblems),
+    security(("bearer" = ["audit:read"]))
+)]
+#[get("/risks/{id}/history")]
+pub async fn risk_history(
+    request: HttpRequest,
+    auth: Authorized<AuditScope>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    travel: web::Query<TimeTravel>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&id, "risk")?.to_string();
+    crate::history_response(&request, &auth.principal, &ledger, StreamRef::new(Risk::STREAM_TYPE, id), &travel)
+}
+
+/// Assess or reassess a risk
+///
+/// The server computes score and level from the risk criteria in force and records their
+/// version. Reassessing a closed risk reopens it; reassessing clears an earlier treatment
+/// decision and acceptance.
+#[utoipa::path(
+    tag = "risks", operation_id = "assess_risk",
+    params(("id" = Uuid, Path, description = "Risk id"),
+           ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
+           ("Idempotency-Key" = Option<String>, Header)),
+    request_body = AssessRiskRequest,
+    responses((status = 200, description = "Risk assessed", body = RiskRecord, headers(("ETag" = String))), CommandProblems),
+    security(("bearer" = ["isms:write"]))
+)]
+#[post("/risks/{id}/assessments")]
+pub async fn assess_risk(
+    auth: Authorized<WriteScope>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    guards: CommandGuards,
+    body: CommandBody<AssessRiskRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&id, "risk")?.to_string();
+    let context = command_context(&auth.principal, &guards, &body);
+    let mut fields = Fields::default();
+    let rationale = fields.take(free_text("/rationale", &body.value.rationale, MAX_TEXT));
+    let command = fields.finish(|| Some(AssessRisk { likelihood: body.value.likelihood, impact: body.value.impact, rationale: rationale? }))?;
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| risk.assess(command.clone(), criteria)).await
+}
+
+/// Plan a risk's treatment
+///
+/// Needs an assessment first (`risk_not_assessed`). Control references are validated as
+/// ISO/IEC 27001:2022 Annex A identifiers.
+#[utoipa::path(
+    tag = "risks", operation_id = "plan_risk_treatment",
+    params(("id" = Uuid, Path, description = "Risk id"),
+           ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
+           ("Idempotency-Key" = Option<String>, Header)),
+    request_body = PlanTreatmentRequest,
+    responses((status = 200, description = "Treatment planned", body = RiskRecord, headers(("ETag" = String))), CommandProblems),
+    security(("bearer" = ["isms:write"]))
+)]
+#[post("/risks/{id}/treatment")]
+pub async fn plan_treatment(
+    auth: Authorized<WriteScope>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    guards: CommandGuards,
+    body: CommandBody<PlanTreatmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&id, "risk")?.to_string();
+    let context = command_context(&auth.principal, &guards, &body);
+    let request = &body.value;
+    let mut fields = Fields::default();
+    let controls: Vec<Option<ControlRef>> =
+        request.controls.iter().enumerate().map(|(i, c)| fields.take(ControlRef::parse(&format!("/controls/{i}"), c))).collect();
+    let actions: Vec<Option<String>> =
+        request.actions.iter().enumerate().map(|(i, a)| fields.take(required_text(&format!("/actions/{i}"), a, MAX_TEXT))).collect();
+    let owner = fields.take(required_line("/owner", &request.owner, MAX_LINE));
+    let command = fields.finish(|| {
+        Some(PlanTreatment {
+            option: request.option,
+            controls: controls.into_iter().collect::<Option<_>>()?,
+            actions: actions.into_iter().collect::<Option<_>>()?,
+            owner: owner?,
+            due_date: request.due_date,
+            target_residual_likelihood: request.target_residual_likelihood,
+            target_residual_impact: request.target_residual_impact,
+        })
+    })?;
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| risk.plan_treatment(command.clone(), criteria)).await
+}
+
+/// Accept a risk's residual risk
+///
+/// Only the risk owner or a caller with the `admin` scope (6.1.3 f). A residual score above
+/// the acceptance threshold needs a justification.
+#[utoipa::path(
+    tag = "risks", operation_id = "accept_residual_risk",
+    params(("id" = Uuid, Path, description = "Risk id"),
+           ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
+           ("Idempotency-Key" = Option<String>, Header)),
+    request_body = AcceptRiskRequest,
+    responses((status = 200, description = "Residual risk accepted", body = RiskRecord, headers(("ETag" = String))), CommandProblems),
+    security(("bearer" = ["isms:write"]))
+)]
+#[post("/risks/{id}/acceptance")]
+pub async fn accept_residual_risk(
+    auth: Authorized<WriteScope>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    guards: CommandGuards,
+    body: CommandBody<AcceptRiskRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&id, "risk")?.to_string();
+    let context = command_context(&auth.principal, &guards, &body);
+    let mut fields = Fields::default();
+    let justification = match &body.value.justification {
+        Some(text) => fields.take(free_text("/justification", text, MAX_TEXT)).map(Some),
+        None => Some(None),
+    };
+    let command = fields.finish(|| Some(AcceptResidualRisk { justification: justification? }))?;
+    let actor = context.actor.clone();
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| {
+        risk.accept_residual(command.clone(), &actor, criteria)
+    })
+    .await
+}
+
+/// Close a risk
+///
+/// A closed risk takes no command except a reassessment, which reopens it.
+#[utoipa::path(
+    tag = "risks", operation_id = "close_risk",
+    params(("id" = Uuid, Path, description = "Risk id"),
+           ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
+           ("Idempotency-Key" = Option<String>, Header)),
+    request_body = CloseRiskRequest,
+    responses((status = 200, description = "Risk closed", body = RiskRecord, headers(("ETag" = String))), CommandProblems),
+    security(("bearer" = ["isms:write"]))
+)]
+#[post("/risks/{id}/closure")]
+pub async fn close_risk(
+    auth: Authorized<WriteScope>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    guards: CommandGuards,
+    body: CommandBody<CloseRiskRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&id, "risk")?.to_string();
+    let context = command_context(&auth.principal, &guards, &body);
+    let mut fields = Fields::default();
+    let reason = fields.take(required_text("/reason", &body.value.reason, MAX_TEXT));
+    let reason = fields.finish(|| reason)?;
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, _| risk.close(reason.clone())).await
+}
+
+/// Read the risk criteria in force
+///
+/// Version 0 is the built-in 5x5 default.
+#[utoipa::path(
+    tag = "risk-criteria", operation_id = "get_risk_criteria",
+    params(TimeTravel),
+    responses((status = 200, description = "The risk criteria", body = RiskCriteriaRecord, headers(("ETag" = String))), ReadProblems),
+    security(("bearer" = ["isms:read"]))
+)]
+#[get("/risk-criteria")]
+pub async fn get_risk_criteria(
+    request: HttpRequest,
+    auth: Authorized<ReadScope>,
+    ledger: web::Data<Ledger>,
+    travel: web::Query<TimeTravel>,
+) -> Result<HttpResponse, ApiError> {
+    let point = travel.point(&request, &auth.principal)?;
+    let (entry, resolved) = ledger.record::<CriteriaState>(&auth.principal.tenant, CriteriaState::STREAM_ID, point)?;
+    let state = entry.map(|e| e.state).unwrap_or_default();
+    let record = RiskCriteriaRecord { version: state.current.version, criteria: (&state.current.criteria).into() };
+    Ok(record_response(&record, state.current.version, &resolved))
+}
+
+/// Define new risk criteria
+///
+/// Scales, bands and acceptance threshold (6.1.2 a). Earlier assessments keep the criteria
+/// version they were scored with.
+#[utoipa::path(
+    tag = "risk-criteria", operation_id = "define_risk_criteria",
+    params(("If-Match" = Option<String>, Header, description = "Expected criteria version, e.g. \"0\""),
+           ("Idempotency-Key" = Option<String>, Header)),
+    request_body(content = RiskCriteriaBody, example = json!({
+        "likelihood_scale": [{"value": 1, "label": "rare"}, {"value": 2, "label": "possible"}, {"value": 3, "label": "likely"}],
+        "impact_scale": [{"value": 1, "label": "minor"}, {"value": 2, "label": "moderate"}, {"value": 3, "label": "severe"}],
+        "level_bands": [{"level": "low", "min_score": 1, "max_score": 2}, {"level": "medium", "min_score": 3, "max_score": 4}, {"level": "high", "min_score": 5, "max_score": 9}],
+        "acceptance_threshold": 4
+    })),
+    responses((status = 200, description = "Criteria defined", body = RiskCriteriaRecord, headers(("ETag" = String))), CommandProblems),
+    security(("bearer" = ["admin"]))
+)]
+#[put("/risk-criteria")]
+pub async fn define_risk_criteria(
+    auth: Authorized<AdminScope>,
+    ledger: web::Data<Ledger>,
+    guards: CommandGuards,
+    body: CommandBody<RiskCriteriaBody>,
+) -> Result<HttpResponse, ApiError> {
+    let context = command_context(&auth.principal, &guards, &body);
+    let criteria: isms_domain::criteria::RiskCriteria = body.value.clone().into();
+    let outcome = ledger
+        .execute::<CriteriaState>(&context, CriteriaState::STREAM_ID, Creation::ExistingStream, |_| true, |state| {
+            state.define(criteria.clone())
+        })
+        .await?;
+    let current = &outcome.entry.state.current;
+    let record = RiskCriteriaRecord { version: current.version, criteria: (&current.criteria).into() };
+    Ok(command_response(outcome.status, outcome.entry.version, &record, None, outcome.replayed))
+}
+
