@@ -1,1 +1,212 @@
-fn main() {}
+//! `isms`: the isms-ledger service and its offline tools.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use isms::{exit_code, ServeConfig, TokenVerification, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+use isms_store::{chain, StoreError};
+
+#[derive(Parser)]
+#[command(name = "isms", version, about = "isms-ledger: an ISO/IEC 27001 ISMS kept as a verifiable event log")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve {
+        /// Where the event log and local keys live.
+        #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, env = "ISMS_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Expected `iss` of tokens.
+        #[arg(long, env = "ISMS_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
+        jwt_issuer: String,
+        /// Expected `aud` of tokens.
+        #[arg(long, env = "ISMS_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+        jwt_audience: String,
+        /// PEM public key of an external token issuer (disables the local HS256 secret).
+        #[arg(long, env = "ISMS_JWT_PUBLIC_KEY_FILE")]
+        jwt_public_key_file: Option<PathBuf>,
+        /// Algorithm of that key: ES256 or EdDSA.
+        #[arg(long, env = "ISMS_JWT_ALGORITHM", default_value = "ES256")]
+        jwt_algorithm: String,
+        /// JWKS file of an external token issuer (disables the local HS256 secret).
+        #[arg(long, env = "ISMS_JWT_JWKS_FILE", conflicts_with = "jwt_public_key_file")]
+        jwt_jwks_file: Option<PathBuf>,
+        /// HTTP worker threads (0 = one per core).
+        #[arg(long, env = "ISMS_WORKERS", default_value_t = 0)]
+        workers: usize,
+    },
+    /// Print a token signed with the data directory's local HS256 secret.
+    Token {
+        #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// The caller's identity (becomes `actor` on every event).
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        tenant: String,
+        /// Space-delimited scopes: isms:read isms:write audit:read admin.
+        #[arg(long, default_value = "isms:read isms:write")]
+        scope: String,
+        /// Lifetime, e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        #[arg(long, env = "ISMS_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
+        issuer: String,
+        #[arg(long, env = "ISMS_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+        audience: String,
+    },
+    /// Verify every tenant's hash chain from position 1, offline. Exits 3 naming the first bad position.
+    Verify {
+        #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ISMS_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("ISMS_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn parse_ttl(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().with_context(|| format!("ttl '{text}' must look like 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => anyhow::bail!("ttl '{text}' must end in s, m, h or d"),
+    };
+    anyhow::ensure!(seconds > 0, "ttl must be positive");
+    Ok(seconds)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let code = match cli.command {
+        Command::Serve { data_dir, bind, jwt_issuer, jwt_audience, jwt_public_key_file, jwt_algorithm, jwt_jwks_file, workers } => {
+            let verification = match (jwt_public_key_file, jwt_jwks_file) {
+                (Some(pem_file), _) => match jwt_algorithm.as_str() {
+                    "ES256" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::ES256, pem_file },
+                    "EdDSA" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::EdDSA, pem_file },
+                    other => {
+                        eprintln!("error: ISMS_JWT_ALGORITHM must be ES256 or EdDSA, not '{other}'");
+                        return ExitCode::from(exit_code::USAGE as u8);
+                    }
+                },
+                (None, Some(file)) => TokenVerification::Jwks { file },
+                (None, None) => TokenVerification::LocalSecret,
+            };
+            let config = ServeConfig { data_dir, bind, issuer: jwt_issuer, audience: jwt_audience, verification, workers };
+            serve(config)
+        }
+        Command::Token { data_dir, sub, tenant, scope, ttl, issuer, audience } => {
+            report(token(&data_dir, sub, tenant, scope, &ttl, issuer, audience))
+        }
+        Command::Verify { data_dir } => verify(&data_dir),
+        Command::Openapi => {
+            println!("{}", isms_api::openapi_json());
+            0
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn report(result: anyhow::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            1
+        }
+    }
+}
+
+fn serve(config: ServeConfig) -> i32 {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let running = match isms::start(&config) {
+            Ok(running) => running,
+            Err(error) => {
+                tracing::error!(%error, "cannot start");
+                eprintln!("error: {error}");
+                return error.exit_code();
+            }
+        };
+        let store = running.store.clone();
+        // actix stops on SIGTERM/SIGINT: no new connections, in-flight requests finish.
+        let outcome = running.server.await;
+        // Then every queued append is written durably before the process exits.
+        let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+        match outcome {
+            Ok(()) => {
+                tracing::info!("stopped cleanly");
+                0
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                1
+            }
+        }
+    })
+}
+
+fn token(data_dir: &std::path::Path, sub: String, tenant: String, scope: String, ttl: &str, issuer: String, audience: String) -> anyhow::Result<()> {
+    isms_store::TenantId::parse(&tenant).map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(!sub.trim().is_empty(), "--sub must not be empty");
+    let (secret, _) = isms::secret::load_or_create(data_dir)?;
+    let now = chrono::Utc::now().timestamp() as u64;
+    let claims = isms_api::Claims { sub, tenant, scope, iss: issuer, aud: audience, exp: now + parse_ttl(ttl)?, nbf: Some(now), iat: Some(now) };
+    println!("{}", isms_api::mint_hs256(&secret, &claims).map_err(anyhow::Error::msg)?);
+    Ok(())
+}
+
+fn verify(data_dir: &std::path::Path) -> i32 {
+    let storage = match isms_store::SledStorage::open(&isms::events_dir(data_dir)) {
+        Ok(storage) => storage,
+        Err(StoreError::Locked(dir)) => {
+            eprintln!("error: {dir} is in use by a running `isms serve`; stop it first (or verify a copy of the directory)");
+            return exit_code::LOCKED;
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            return 1;
+        }
+    };
+    match chain::verify_all(&storage, true) {
+        Ok(Ok(reports)) => {
+            for (tenant, report) in &reports {
+                println!("tenant {tenant}: {} events verified, head position {} hash {}", report.events_checked, report.head.position, report.head.hash);
+            }
+            println!("ok: {} tenant chain(s) verified", reports.len());
+            0
+        }
+        Ok(Err(broken)) => {
+            eprintln!("FAILED: {broken}");
+            exit_code::CHAIN_BROKEN
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            1
+        }
+    }
+}

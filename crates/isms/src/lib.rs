@@ -1,0 +1,173 @@
+//! Wiring: opens the data directory, verifies the chain, rebuilds the read models, and serves
+//! the API. The binary (`src/main.rs`) and the black-box tests share this code so the tests
+//! run exactly what ships.
+#![forbid(unsafe_code)]
+
+pub mod secret;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actix_web::{web, HttpServer};
+use anyhow::Context;
+use isms_api::{Authenticator, ServerState};
+use isms_app::{Ledger, LiveProjections};
+use isms_store::{chain, ChainError, EventStore, GroupCommitStore, SledStorage, Storage, StoreError, WriterConfig};
+
+/// The issuer and audience of locally minted tokens, unless configured otherwise.
+pub const DEFAULT_ISSUER: &str = "isms-local";
+pub const DEFAULT_AUDIENCE: &str = "isms-ledger";
+
+/// Exit codes the binary uses, so supervisors can tell failures apart.
+pub mod exit_code {
+    /// Bad configuration or arguments.
+    pub const USAGE: i32 = 2;
+    /// The hash chain does not verify: data was altered or lost. Never restart into this.
+    pub const CHAIN_BROKEN: i32 = 3;
+    /// The data directory is held by another process.
+    pub const LOCKED: i32 = 4;
+}
+
+/// How tokens are verified.
+#[derive(Debug, Clone)]
+pub enum TokenVerification {
+    /// HS256 with the secret in `<data-dir>/jwt-secret`, created on first use.
+    LocalSecret,
+    /// An external issuer's public key (PEM), ES256 or EdDSA.
+    PublicKey { algorithm: jsonwebtoken::Algorithm, pem_file: PathBuf },
+    /// An external issuer's JWKS file.
+    Jwks { file: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub bind: String,
+    pub issuer: String,
+    pub audience: String,
+    pub verification: TokenVerification,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "the event log failed verification: {0}. The service will not start on altered data and has changed nothing; \
+         restore from a verified backup or investigate with `isms verify`"
+    )]
+    ChainBroken(ChainError),
+    #[error("the data directory {0} is in use by another process (is `isms serve` already running on it?)")]
+    Locked(String),
+    #[error("{0:#}")]
+    Other(anyhow::Error),
+}
+
+impl StartError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::ChainBroken(_) => exit_code::CHAIN_BROKEN,
+            Self::Locked(_) => exit_code::LOCKED,
+            Self::Other(_) => 1,
+        }
+    }
+}
+
+impl From<StoreError> for StartError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Locked(dir) => Self::Locked(dir),
+            other => Self::Other(other.into()),
+        }
+    }
+}
+
+/// The event log lives in its own directory inside the data directory.
+pub fn events_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("events")
+}
+
+/// Opens the event log and verifies every tenant's chain from its last verified point.
+pub fn open_verified(data_dir: &Path) -> Result<Arc<SledStorage>, StartError> {
+    let started = std::time::Instant::now();
+    let storage = Arc::new(SledStorage::open(&events_dir(data_dir))?);
+    match chain::verify_all(storage.as_ref(), false)? {
+        Ok(reports) => {
+            let checked: u64 = reports.iter().map(|(_, r)| r.events_checked).sum();
+            tracing::info!(tenants = reports.len(), events_checked = checked, elapsed_ms = started.elapsed().as_millis() as u64, "hash chain verified");
+            Ok(storage)
+        }
+        Err(broken) => Err(StartError::ChainBroken(broken)),
+    }
+}
+
+/// A started service: its address, and what graceful shutdown needs.
+pub struct Running {
+    pub address: SocketAddr,
+    pub server: actix_web::dev::Server,
+    pub store: Arc<GroupCommitStore>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, then drains the writer durably.
+    pub async fn stop(self) {
+        self.server.handle().stop(true).await;
+        let _ = self.server.await;
+        let store = self.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+    }
+}
+
+fn authenticator(config: &ServeConfig) -> anyhow::Result<Authenticator> {
+    match &config.verification {
+        TokenVerification::LocalSecret => {
+            let (secret, created) = secret::load_or_create(&config.data_dir)?;
+            if created {
+                tracing::info!(
+                    path = %secret::path(&config.data_dir).display(),
+                    "generated a local HS256 signing secret; mint a token with: isms token --data-dir {} --sub alice --tenant acme --scope \"isms:read isms:write audit:read\"",
+                    config.data_dir.display()
+                );
+            }
+            Ok(Authenticator::hs256(&secret, &config.issuer, &config.audience))
+        }
+        TokenVerification::PublicKey { algorithm, pem_file } => {
+            let pem = std::fs::read(pem_file).with_context(|| format!("cannot read ISMS_JWT_PUBLIC_KEY_FILE {}", pem_file.display()))?;
+            Authenticator::public_key_pem(*algorithm, &pem, &config.issuer, &config.audience).map_err(anyhow::Error::msg)
+        }
+        TokenVerification::Jwks { file } => {
+            let document = std::fs::read_to_string(file).with_context(|| format!("cannot read ISMS_JWT_JWKS_FILE {}", file.display()))?;
+            Authenticator::jwks(&document, &config.issuer, &config.audience).map_err(anyhow::Error::msg)
+        }
+    }
+}
+
+/// Opens, verifies, rebuilds and starts serving. Must be called inside a tokio/actix runtime.
+pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
+    let authenticator = authenticator(config).map_err(StartError::Other)?;
+    let storage = open_verified(&config.data_dir)?;
+    let projections = Arc::new(LiveProjections::new());
+    let storage: Arc<dyn Storage> = storage;
+    let store = Arc::new(GroupCommitStore::start(storage, projections.clone(), WriterConfig::default())?);
+    let started = std::time::Instant::now();
+    let applied = projections.rebuild(store.as_ref()).map_err(|e| StartError::Other(anyhow::anyhow!("rebuilding projections: {e}")))?;
+    tracing::info!(events = applied, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
+    let event_store: Arc<dyn EventStore> = store.clone();
+    let state = ServerState {
+        ledger: web::Data::new(Ledger::new(event_store, projections)),
+        authenticator: web::Data::new(authenticator),
+    };
+    let listener = TcpListener::bind(&config.bind)
+        .with_context(|| format!("cannot listen on {}", config.bind))
+        .map_err(StartError::Other)?;
+    let address = listener.local_addr().map_err(|e| StartError::Other(e.into()))?;
+    let mut server = HttpServer::new(move || isms_api::app(Some(state.clone())).0).shutdown_timeout(30);
+    if config.workers > 0 {
+        server = server.workers(config.workers);
+    }
+    let server = server.listen(listener).map_err(|e| StartError::Other(e.into()))?.run();
+    tracing::info!(%address, data_dir = %config.data_dir.display(), "isms-ledger serving; API docs at http://{address}/docs/");
+    Ok(Running { address, server, store })
+}
