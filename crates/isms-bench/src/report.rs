@@ -94,7 +94,8 @@ pub struct Host {
     pub cpus: usize,
     pub os: &'static str,
     pub arch: &'static str,
-    pub debug_build: bool,
+    /// Whether isms-bench itself is a debug build (the server's build cannot be seen from here).
+    pub bench_debug_build: bool,
 }
 
 impl Host {
@@ -104,7 +105,7 @@ impl Host {
             cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
             os: std::env::consts::OS,
             arch: std::env::consts::ARCH,
-            debug_build: cfg!(debug_assertions),
+            bench_debug_build: cfg!(debug_assertions),
         }
     }
 }

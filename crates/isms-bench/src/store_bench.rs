@@ -122,7 +122,15 @@ pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
         args.appenders,
         dir.path().display()
     );
-    let writer_before = writer_sched();
+    // The writer thread names itself once it runs; give it a moment to show up.
+    let mut writer_before = writer_sched();
+    for _ in 0..100 {
+        if writer_before.is_some() || !cfg!(target_os = "linux") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        writer_before = writer_sched();
+    }
     let started = Instant::now();
     let mut appenders = JoinSet::new();
     for appender in 0..args.appenders {

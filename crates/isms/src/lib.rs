@@ -108,6 +108,7 @@ pub struct Running {
     pub address: SocketAddr,
     pub server: actix_web::dev::Server,
     pub store: Arc<GroupCommitStore>,
+    pub projections: Arc<LiveProjections>,
 }
 
 impl Running {
@@ -156,7 +157,7 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     tracing::info!(events = applied, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
     let event_store: Arc<dyn EventStore> = store.clone();
     let state = ServerState {
-        ledger: web::Data::new(Ledger::new(event_store, projections)),
+        ledger: web::Data::new(Ledger::new(event_store, projections.clone())),
         authenticator: web::Data::new(authenticator),
     };
     let listener = TcpListener::bind(&config.bind)
@@ -169,5 +170,5 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     }
     let server = server.listen(listener).map_err(|e| StartError::Other(e.into()))?.run();
     tracing::info!(%address, data_dir = %config.data_dir.display(), "isms-ledger serving; API docs at http://{address}/docs/");
-    Ok(Running { address, server, store })
+    Ok(Running { address, server, store, projections })
 }

@@ -1,0 +1,13 @@
+//! Black-box tests of isms-ledger: the HTTP API in-process on port 0 with a temporary data
+//! directory, and the real `isms` binary where process behaviour matters (kill -9, exit codes).
+//! One test binary for the whole suite, to link once.
+
+mod api_examples;
+mod auth;
+mod binary;
+mod concurrency;
+mod invariants;
+mod openapi;
+mod protocol;
+mod support;
+mod walkthrough;

@@ -1,0 +1,42 @@
+//! The committed OpenAPI document is the generated one, and it keeps the conventions.
+
+use serde_json::Value;
+
+#[test]
+fn committed_openapi_matches_the_generated_document() {
+    let generated = isms_api::openapi_json();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/openapi.json");
+    let committed = std::fs::read_to_string(path).expect("openapi/openapi.json exists");
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "openapi/openapi.json is stale: regenerate it with `cargo run -p isms -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[test]
+fn every_operation_is_documented_for_client_generators() {
+    let document: Value = serde_json::from_str(&isms_api::openapi_json()).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut operation_ids = std::collections::HashSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{name}: operationId"));
+            assert!(operation_ids.insert(id.to_owned()), "{name}: duplicate operationId {id}");
+            assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: summary");
+            assert!(operation["security"][0]["bearer"].as_array().is_some_and(|s| s.len() == 1), "{name}: bearer scope");
+            let responses = operation["responses"].as_object().unwrap();
+            for status in ["401", "403", "500"] {
+                let content = &responses[status]["content"]["application/problem+json"]["schema"]["$ref"];
+                assert_eq!(content, "#/components/schemas/Problem", "{name}: {status} problem");
+            }
+            if method == "post" || method == "put" {
+                assert!(operation["requestBody"]["content"]["application/json"].is_object(), "{name}: request body");
+                for status in ["400", "409", "412", "413", "422"] {
+                    assert!(responses.contains_key(status), "{name}: {status}");
+                }
+            }
+        }
+    }
+    assert!(operation_ids.len() >= 23);
+}

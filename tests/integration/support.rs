@@ -1,0 +1,151 @@
+//! Spawning the service for a test and talking to it.
+
+use std::sync::Arc;
+
+use isms::{ServeConfig, TokenVerification, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+use isms_app::LiveProjections;
+use isms_store::GroupCommitStore;
+use serde_json::Value;
+
+pub const ALL_SCOPES: &str = "isms:read isms:write audit:read admin";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub secret: Vec<u8>,
+    pub dir: tempfile::TempDir,
+    pub store: Arc<GroupCommitStore>,
+    pub projections: Arc<LiveProjections>,
+    server: actix_web::dev::ServerHandle,
+}
+
+/// A response read whole: status, headers, JSON body (Null when empty or not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+
+    /// The problem `code`, for error replies.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        self
+    }
+}
+
+pub fn serve_config(dir: &std::path::Path) -> ServeConfig {
+    ServeConfig {
+        data_dir: dir.to_owned(),
+        bind: "127.0.0.1:0".into(),
+        issuer: DEFAULT_ISSUER.into(),
+        audience: DEFAULT_AUDIENCE.into(),
+        verification: TokenVerification::LocalSecret,
+        workers: 1,
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_in(tempfile::tempdir().unwrap()).await
+    }
+
+    pub async fn spawn_in(dir: tempfile::TempDir) -> Self {
+        let running = isms::start(&serve_config(dir.path())).expect("service starts");
+        let (secret, _) = isms::secret::load_or_create(dir.path()).unwrap();
+        let server = running.server.handle();
+        let base = format!("http://{}", running.address);
+        let store = running.store.clone();
+        let projections = running.projections.clone();
+        tokio::spawn(running.server);
+        Self { base, client: reqwest::Client::new(), secret, dir, store, projections, server }
+    }
+
+    /// Stops the server and the writer, giving back the data directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.server.stop(true).await;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.shutdown()).await.unwrap();
+        self.dir
+    }
+
+    pub fn token(&self, sub: &str, tenant: &str, scope: &str) -> String {
+        mint(&self.secret, sub, tenant, scope)
+    }
+
+    pub fn alice(&self) -> String {
+        self.token("alice", "acme", ALL_SCOPES)
+    }
+
+    pub async fn send(&self, method: reqwest::Method, token: Option<&str>, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::POST, Some(token), path, Some(&body), &[]).await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Reply {
+        self.send(reqwest::Method::GET, Some(token), path, None, &[]).await
+    }
+
+    /// Identifies a risk owned by `owner` and returns its id.
+    pub async fn identify_risk(&self, token: &str, owner: &str) -> String {
+        let reply = self
+            .post(token, "/api/v1/risks", serde_json::json!({"title": "Laptop theft", "category": "physical", "owner": owner}))
+            .await
+            .expect(201);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn raise_nonconformity(&self, token: &str, severity: &str) -> String {
+        let reply = self
+            .post(
+                token,
+                "/api/v1/nonconformities",
+                serde_json::json!({"title": "Backups never restored", "source": "internal_audit", "severity": severity,
+                                   "reference": "8.13", "detected_at": "2026-11-20T10:00:00Z"}),
+            )
+            .await
+            .expect(201);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+pub fn mint(secret: &[u8], sub: &str, tenant: &str, scope: &str) -> String {
+    let now = chrono::Utc::now().timestamp() as u64;
+    let claims = isms_api::Claims {
+        sub: sub.into(),
+        tenant: tenant.into(),
+        scope: scope.into(),
+        iss: DEFAULT_ISSUER.into(),
+        aud: DEFAULT_AUDIENCE.into(),
+        exp: now + 3600,
+        nbf: Some(now),
+        iat: Some(now),
+    };
+    isms_api::mint_hs256(secret, &claims).unwrap()
+}
