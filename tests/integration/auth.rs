@@ -32,7 +32,8 @@ async fn every_bad_token_is_refused_with_401() {
         c.as_object_mut().unwrap().remove(field);
         c
     };
-    let encode = |value: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap());
+    let encode =
+        |value: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap());
     let mut jku = hs256();
     jku.jku = Some("https://attacker.example/jwks.json".into());
     let cases: Vec<(&str, String)> = vec![
@@ -72,9 +73,18 @@ async fn scopes_gate_routes_and_tenants_never_see_each_other() {
     let risk = app.identify_risk(&alice, "alice").await;
     let nc = app.raise_nonconformity(&alice, "minor").await;
 
-    assert_eq!(app.post(&reader, "/api/v1/risks", json!({"title": "t", "category": "c", "owner": "o"})).await.expect(403).code(), "insufficient_scope");
+    assert_eq!(
+        app.post(&reader, "/api/v1/risks", json!({"title": "t", "category": "c", "owner": "o"}))
+            .await
+            .expect(403)
+            .code(),
+        "insufficient_scope"
+    );
     assert_eq!(app.get(&reader, "/api/v1/audit-trail").await.expect(403).code(), "insufficient_scope");
-    assert_eq!(app.get(&reader, &format!("/api/v1/risks/{risk}/history")).await.expect(403).code(), "insufficient_scope");
+    assert_eq!(
+        app.get(&reader, &format!("/api/v1/risks/{risk}/history")).await.expect(403).code(),
+        "insufficient_scope"
+    );
     app.get(&reader, &format!("/api/v1/risks/{risk}")).await.expect(200);
 
     for path in [
@@ -85,7 +95,8 @@ async fn scopes_gate_routes_and_tenants_never_see_each_other() {
     ] {
         assert_eq!(app.get(&intruder, &path).await.status, 404, "{path}");
     }
-    let assess = app.post(&intruder, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 1, "impact": 1})).await;
+    let assess =
+        app.post(&intruder, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 1, "impact": 1})).await;
     assert_eq!(assess.status, 404);
     let close = app.post(&intruder, &format!("/api/v1/nonconformities/{nc}/closure"), json!({})).await;
     assert_eq!(close.status, 404);
@@ -96,7 +107,10 @@ async fn scopes_gate_routes_and_tenants_never_see_each_other() {
     let integrity = app.get(&intruder, "/api/v1/integrity").await.expect(200);
     assert_eq!(integrity.body["chain_head"]["position"], 0);
     // The intruder's own writes start their own log at position 1.
-    let own = app.post(&intruder, "/api/v1/risks", json!({"title": "t", "category": "c", "owner": "mallory"})).await.expect(201);
+    let own = app
+        .post(&intruder, "/api/v1/risks", json!({"title": "t", "category": "c", "owner": "mallory"}))
+        .await
+        .expect(201);
     assert_eq!(own.body["position"], 1);
     let mine = app.get(&alice, &format!("/api/v1/risks/{risk}")).await.expect(200);
     assert_eq!(mine.body["version"], 1);

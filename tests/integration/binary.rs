@@ -94,7 +94,8 @@ async fn kill_9_right_after_acknowledgements_loses_nothing() {
     }
     let server = Server::start(dir.path()).await;
     for id in &acknowledged {
-        let response = client.get(format!("{}/api/v1/risks/{id}", server.base)).bearer_auth(&token).send().await.unwrap();
+        let response =
+            client.get(format!("{}/api/v1/risks/{id}", server.base)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "acknowledged risk {id} survived kill -9");
     }
     let feed: serde_json::Value = client
@@ -106,7 +107,8 @@ async fn kill_9_right_after_acknowledgements_loses_nothing() {
         .json()
         .await
         .unwrap();
-    let positions: Vec<u64> = feed["items"].as_array().unwrap().iter().map(|e| e["position"].as_u64().unwrap()).collect();
+    let positions: Vec<u64> =
+        feed["items"].as_array().unwrap().iter().map(|e| e["position"].as_u64().unwrap()).collect();
     assert_eq!(positions, (1..=acknowledged.len() as u64).collect::<Vec<_>>());
 
     // While the server holds the directory, offline tools say so clearly.
@@ -154,7 +156,11 @@ async fn tampered_data_is_named_by_verify_and_refused_by_serve_without_changing_
 
     let verified = verify(dir.path());
     assert_eq!(verified.status.code(), Some(isms::exit_code::CHAIN_BROKEN));
-    assert!(String::from_utf8_lossy(&verified.stderr).contains("position 3"), "{}", String::from_utf8_lossy(&verified.stderr));
+    assert!(
+        String::from_utf8_lossy(&verified.stderr).contains("position 3"),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
 
     let refused = Command::new(BIN)
         .args(["serve", "--data-dir"])
@@ -166,6 +172,10 @@ async fn tampered_data_is_named_by_verify_and_refused_by_serve_without_changing_
     assert!(String::from_utf8_lossy(&refused.stderr).contains("position 3"));
 
     let db = sled::open(isms::events_dir(dir.path())).unwrap();
-    assert_eq!(db.get(&tampered_value.0).unwrap().unwrap().to_vec(), tampered_value.1.into_bytes(), "nothing was repaired");
+    assert_eq!(
+        db.get(&tampered_value.0).unwrap().unwrap().to_vec(),
+        tampered_value.1.into_bytes(),
+        "nothing was repaired"
+    );
     assert_eq!(db.iter().filter(|e| e.as_ref().unwrap().0.first() == Some(&b'E')).count(), 5, "nothing was deleted");
 }

@@ -18,7 +18,11 @@ async fn sixty_four_concurrent_writers_leave_a_gapless_verified_chain() {
             let mut positions = Vec::new();
             for round in 0..4 {
                 let reply = app
-                    .post(&token, "/api/v1/risks", json!({"title": format!("risk {writer}-{round}"), "category": "c", "owner": "alice"}))
+                    .post(
+                        &token,
+                        "/api/v1/risks",
+                        json!({"title": format!("risk {writer}-{round}"), "category": "c", "owner": "alice"}),
+                    )
                     .await
                     .expect(201);
                 positions.push(reply.body["position"].as_u64().unwrap());
@@ -31,7 +35,11 @@ async fn sixty_four_concurrent_writers_leave_a_gapless_verified_chain() {
         acknowledged.extend(task.await.unwrap());
     }
     acknowledged.sort_unstable();
-    assert_eq!(acknowledged, (1..=256).collect::<Vec<u64>>(), "every acknowledged command has its own position, without gaps");
+    assert_eq!(
+        acknowledged,
+        (1..=256).collect::<Vec<u64>>(),
+        "every acknowledged command has its own position, without gaps"
+    );
     let feed = app.get(&alice, "/api/v1/events?limit=500").await.expect(200);
     let items = feed.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 256);

@@ -24,7 +24,10 @@ fn every_operation_is_documented_for_client_generators() {
             let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{name}: operationId"));
             assert!(operation_ids.insert(id.to_owned()), "{name}: duplicate operationId {id}");
             assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: summary");
-            assert!(operation["security"][0]["bearer"].as_array().is_some_and(|s| s.len() == 1), "{name}: bearer scope");
+            assert!(
+                operation["security"][0]["bearer"].as_array().is_some_and(|s| s.len() == 1),
+                "{name}: bearer scope"
+            );
             let responses = operation["responses"].as_object().unwrap();
             for status in ["401", "403", "500"] {
                 let content = &responses[status]["content"]["application/problem+json"]["schema"]["$ref"];

@@ -44,7 +44,13 @@ async fn idempotency_keys_replay_the_first_response_and_refuse_another_body() {
     let body = json!({"title": "Ransomware", "category": "technical", "owner": "alice"});
     let mut replies = Vec::new();
     for _ in 0..8 {
-        replies.push(app.send(Method::POST, Some(&alice), "/api/v1/risks", Some(&body), &[("idempotency-key", "ransomware")]));
+        replies.push(app.send(
+            Method::POST,
+            Some(&alice),
+            "/api/v1/risks",
+            Some(&body),
+            &[("idempotency-key", "ransomware")],
+        ));
     }
     let replies = futures_util::future::join_all(replies).await;
     assert!(replies.iter().all(|r| r.status == 201 || (r.status == 409 && r.code() == "idempotency_key_in_flight")));
@@ -61,7 +67,8 @@ async fn lists_page_with_opaque_cursors_and_cap_the_page_size() {
         ids.push(app.identify_risk(&alice, "alice").await);
     }
     let first = app.get(&alice, "/api/v1/risks?limit=2").await.expect(200);
-    let mut seen: Vec<String> = first.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    let mut seen: Vec<String> =
+        first.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
     let mut cursor = first.body["next_cursor"].as_str().map(str::to_owned);
     while let Some(next) = cursor {
         let page = app.get(&alice, &format!("/api/v1/risks?limit=2&cursor={next}")).await.expect(200);
@@ -109,9 +116,20 @@ async fn bad_requests_get_problem_details_and_change_nothing() {
     assert_eq!(malformed.headers()["content-type"], "application/problem+json");
     assert_eq!(malformed.headers()["x-request-id"], "trace-me-123");
     let problem: serde_json::Value = malformed.json().await.unwrap();
-    assert_eq!((problem["code"].as_str(), problem["request_id"].as_str(), problem["instance"].as_str()), (Some("malformed_json"), Some("trace-me-123"), Some("/api/v1/risks")));
+    assert_eq!(
+        (problem["code"].as_str(), problem["request_id"].as_str(), problem["instance"].as_str()),
+        (Some("malformed_json"), Some("trace-me-123"), Some("/api/v1/risks"))
+    );
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let nested = app.client.post(format!("{}/api/v1/risks", app.base)).bearer_auth(&alice).header("content-type", "application/json").body(deep).send().await.unwrap();
+    let nested = app
+        .client
+        .post(format!("{}/api/v1/risks", app.base))
+        .bearer_auth(&alice)
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
     assert!(matches!(nested.status().as_u16(), 400 | 422));
     for field in ["tenant", "id", "actor", "position", "score"] {
         let mut body = json!({"title": "t", "category": "c", "owner": "alice"});
@@ -119,7 +137,8 @@ async fn bad_requests_get_problem_details_and_change_nothing() {
         let reply = app.post(&alice, "/api/v1/risks", body).await.expect(422);
         assert_eq!(reply.code(), "invalid_body", "{field}");
     }
-    let missing = app.post(&alice, "/api/v1/risks", json!({"title": "  ", "category": "", "owner": "alice"})).await.expect(422);
+    let missing =
+        app.post(&alice, "/api/v1/risks", json!({"title": "  ", "category": "", "owner": "alice"})).await.expect(422);
     assert_eq!(missing.body["errors"].as_array().unwrap().len(), 2);
     let unknown = app.get(&alice, "/api/v1/nothing-here").await.expect(404);
     assert_eq!(unknown.code(), "not_found");
@@ -135,6 +154,7 @@ async fn health_docs_and_openapi_are_served_without_a_token() {
         let response = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "{path}");
     }
-    let document: serde_json::Value = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let document: serde_json::Value =
+        app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
 }

@@ -86,7 +86,14 @@ impl TestApp {
         self.token("alice", "acme", ALL_SCOPES)
     }
 
-    pub async fn send(&self, method: reqwest::Method, token: Option<&str>, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -115,7 +122,11 @@ impl TestApp {
     /// Identifies a risk owned by `owner` and returns its id.
     pub async fn identify_risk(&self, token: &str, owner: &str) -> String {
         let reply = self
-            .post(token, "/api/v1/risks", serde_json::json!({"title": "Laptop theft", "category": "physical", "owner": owner}))
+            .post(
+                token,
+                "/api/v1/risks",
+                serde_json::json!({"title": "Laptop theft", "category": "physical", "owner": owner}),
+            )
             .await
             .expect(201);
         reply.body["id"].as_str().unwrap().to_owned()

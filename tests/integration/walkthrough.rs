@@ -12,10 +12,17 @@ async fn a_risk_and_a_nonconformity_run_their_whole_lifecycle_and_every_step_is_
 
     let risk = app.identify_risk(&alice, "alice").await;
     let assessed = app
-        .post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 4, "impact": 4, "rationale": "two thefts last year"}))
+        .post(
+            &alice,
+            &format!("/api/v1/risks/{risk}/assessments"),
+            json!({"likelihood": 4, "impact": 4, "rationale": "two thefts last year"}),
+        )
         .await
         .expect(200);
-    assert_eq!((assessed.body["assessment"]["score"].as_u64(), assessed.body["assessment"]["level"].as_str()), (Some(16), Some("high")));
+    assert_eq!(
+        (assessed.body["assessment"]["score"].as_u64(), assessed.body["assessment"]["level"].as_str()),
+        (Some(16), Some("high"))
+    );
     assert_eq!(assessed.header("etag").as_deref(), Some("\"2\""));
     let treated = app
         .post(
@@ -31,8 +38,16 @@ async fn a_risk_and_a_nonconformity_run_their_whole_lifecycle_and_every_step_is_
     app.post(&alice, &format!("/api/v1/risks/{risk}/acceptance"), json!({})).await.expect(200);
 
     let nc = app.raise_nonconformity(&alice, "major").await;
-    app.post(&alice, &format!("/api/v1/nonconformities/{nc}/correction"), json!({"description": "restored once by hand"})).await.expect(200);
-    app.post(&alice, &format!("/api/v1/nonconformities/{nc}/root-cause"), json!({"analysis": "no schedule, no owner"})).await.expect(200);
+    app.post(
+        &alice,
+        &format!("/api/v1/nonconformities/{nc}/correction"),
+        json!({"description": "restored once by hand"}),
+    )
+    .await
+    .expect(200);
+    app.post(&alice, &format!("/api/v1/nonconformities/{nc}/root-cause"), json!({"analysis": "no schedule, no owner"}))
+        .await
+        .expect(200);
     let planned = app
         .post(
             &alice,
@@ -42,18 +57,30 @@ async fn a_risk_and_a_nonconformity_run_their_whole_lifecycle_and_every_step_is_
         .await
         .expect(200);
     let action = planned.body["corrective_actions"][0]["id"].as_str().unwrap().to_owned();
-    app.post(&alice, &format!("/api/v1/nonconformities/{nc}/corrective-actions/{action}/completion"), json!({"note": "done"}))
+    app.post(
+        &alice,
+        &format!("/api/v1/nonconformities/{nc}/corrective-actions/{action}/completion"),
+        json!({"note": "done"}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &carol,
+        &format!("/api/v1/nonconformities/{nc}/effectiveness-review"),
+        json!({"effective": true, "note": "two tests passed"}),
+    )
+    .await
+    .expect(200);
+    let closed = app
+        .post(&carol, &format!("/api/v1/nonconformities/{nc}/closure"), json!({"note": "closing"}))
         .await
         .expect(200);
-    app.post(&carol, &format!("/api/v1/nonconformities/{nc}/effectiveness-review"), json!({"effective": true, "note": "two tests passed"}))
-        .await
-        .expect(200);
-    let closed = app.post(&carol, &format!("/api/v1/nonconformities/{nc}/closure"), json!({"note": "closing"})).await.expect(200);
     assert_eq!(closed.body["status"], "closed");
 
     let trail = app.get(&alice, "/api/v1/audit-trail?limit=500").await.expect(200);
     let items = trail.body["items"].as_array().unwrap();
-    let steps: Vec<(&str, &str)> = items.iter().map(|e| (e["event_type"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
+    let steps: Vec<(&str, &str)> =
+        items.iter().map(|e| (e["event_type"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
     assert_eq!(
         steps,
         vec![
@@ -107,14 +134,19 @@ async fn registers_read_as_of_a_time_or_position_show_the_earlier_state() {
     let between = chrono::DateTime::parse_from_rfc3339(first.body["updated_at"].as_str().unwrap()).unwrap().to_utc();
     // recorded_at has microsecond precision; make sure the next event is recorded later.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    app.post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 2, "impact": 2})).await.expect(200);
+    app.post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 2, "impact": 2}))
+        .await
+        .expect(200);
 
     let as_of = between.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace('+', "%2B");
     let earlier = app.get(&alice, &format!("/api/v1/risks?as_of={as_of}")).await.expect(200);
     assert_eq!(earlier.body["items"][0]["status"], "identified");
     assert_eq!(earlier.body["position"], 1);
     let record = app.get(&alice, &format!("/api/v1/risks/{risk}?as_of_position=1")).await.expect(200);
-    assert_eq!((record.body["status"].as_str(), record.header("isms-position").as_deref()), (Some("identified"), Some("1")));
+    assert_eq!(
+        (record.body["status"].as_str(), record.header("isms-position").as_deref()),
+        (Some("identified"), Some("1"))
+    );
     let now = app.get(&alice, "/api/v1/risks").await.expect(200);
     assert_eq!((now.body["items"][0]["status"].as_str(), now.body["position"].as_u64()), (Some("assessed"), Some(2)));
     let before_everything = app.get(&alice, &format!("/api/v1/risks/{risk}?as_of_position=0")).await;
@@ -134,7 +166,9 @@ async fn criteria_changes_never_rewrite_old_scores() {
     let app = TestApp::spawn().await;
     let alice = app.alice();
     let risk = app.identify_risk(&alice, "alice").await;
-    app.post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 3, "impact": 3})).await.expect(200);
+    app.post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 3, "impact": 3}))
+        .await
+        .expect(200);
     let criteria = app.get(&alice, "/api/v1/risk-criteria").await.expect(200);
     assert_eq!(criteria.body["version"], 0);
     let mut three_by_three = json!({
@@ -145,17 +179,32 @@ async fn criteria_changes_never_rewrite_old_scores() {
         "acceptance_threshold": 4
     });
     let writer = app.token("bob", "acme", "isms:read isms:write");
-    let forbidden = app.send(reqwest::Method::PUT, Some(&writer), "/api/v1/risk-criteria", Some(&three_by_three), &[]).await;
+    let forbidden =
+        app.send(reqwest::Method::PUT, Some(&writer), "/api/v1/risk-criteria", Some(&three_by_three), &[]).await;
     assert_eq!(forbidden.expect(403).code(), "insufficient_scope");
-    let defined = app.send(reqwest::Method::PUT, Some(&alice), "/api/v1/risk-criteria", Some(&three_by_three), &[]).await.expect(200);
+    let defined = app
+        .send(reqwest::Method::PUT, Some(&alice), "/api/v1/risk-criteria", Some(&three_by_three), &[])
+        .await
+        .expect(200);
     assert_eq!(defined.body["version"], 1);
     let old = app.get(&alice, &format!("/api/v1/risks/{risk}")).await.expect(200);
-    assert_eq!((old.body["assessment"]["score"].as_u64(), old.body["assessment"]["criteria_version"].as_u64()), (Some(9), Some(0)));
-    let out_of_scale = app.post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 5, "impact": 1})).await;
+    assert_eq!(
+        (old.body["assessment"]["score"].as_u64(), old.body["assessment"]["criteria_version"].as_u64()),
+        (Some(9), Some(0))
+    );
+    let out_of_scale =
+        app.post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 5, "impact": 1})).await;
     assert_eq!(out_of_scale.expect(422).code(), "likelihood_out_of_scale");
-    let reassessed = app.post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 3, "impact": 3})).await.expect(200);
-    assert_eq!((reassessed.body["assessment"]["level"].as_str(), reassessed.body["assessment"]["criteria_version"].as_u64()), (Some("high"), Some(1)));
+    let reassessed = app
+        .post(&alice, &format!("/api/v1/risks/{risk}/assessments"), json!({"likelihood": 3, "impact": 3}))
+        .await
+        .expect(200);
+    assert_eq!(
+        (reassessed.body["assessment"]["level"].as_str(), reassessed.body["assessment"]["criteria_version"].as_u64()),
+        (Some("high"), Some(1))
+    );
     three_by_three["level_bands"][1]["min_score"] = json!(4);
-    let invalid = app.send(reqwest::Method::PUT, Some(&alice), "/api/v1/risk-criteria", Some(&three_by_three), &[]).await;
+    let invalid =
+        app.send(reqwest::Method::PUT, Some(&alice), "/api/v1/risk-criteria", Some(&three_by_three), &[]).await;
     assert_eq!(invalid.expect(422).code(), "invalid_risk_criteria");
 }

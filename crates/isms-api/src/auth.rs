@@ -132,19 +132,25 @@ impl Authenticator {
         if header.alg != algorithm {
             return Err(format!("algorithm {:?} is not allowed", header.alg));
         }
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation(algorithm)).map_err(|e| e.to_string())?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation(algorithm)).map_err(|e| e.to_string())?;
         let claims = data.claims;
         if claims.sub.trim().is_empty() {
             return Err("empty sub".into());
         }
         let tenant = TenantId::parse(&claims.tenant).map_err(|e| e.to_string())?;
-        Ok(Principal { subject: claims.sub, tenant, scopes: claims.scope.split_whitespace().map(str::to_owned).collect() })
+        Ok(Principal {
+            subject: claims.sub,
+            tenant,
+            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+        })
     }
 }
 
 /// Signs a local HS256 token (the `isms token` command and tests).
 pub fn mint_hs256(secret: &[u8], claims: &Claims) -> Result<String, String> {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret)).map_err(|e| e.to_string())
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))
+        .map_err(|e| e.to_string())
 }
 
 /// A scope a route requires.

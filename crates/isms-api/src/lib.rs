@@ -23,8 +23,8 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::{mint_hs256, Authenticator, Claims};
-pub use log::HistoryPage;
 pub(crate) use log::history_response;
+pub use log::HistoryPage;
 use problem::ApiError;
 
 struct BearerSecurity;
@@ -75,7 +75,15 @@ pub struct ServerState {
 pub fn app(
     state: Option<ServerState>,
 ) -> (
-    App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<BoxBody>, Error = actix_web::Error, InitError = ()>>,
+    App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<BoxBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
     OpenApiDocument,
 ) {
     let (app, mut document) = App::new()
@@ -116,9 +124,8 @@ async fn livez() -> HttpResponse {
 
 /// Ready when the store accepts writes and the projections applied every event.
 async fn readyz(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let ledger = request
-        .app_data::<web::Data<Ledger>>()
-        .ok_or_else(|| ApiError::Internal("no ledger configured".into()))?;
+    let ledger =
+        request.app_data::<web::Data<Ledger>>().ok_or_else(|| ApiError::Internal("no ledger configured".into()))?;
     let problem = ledger
         .store()
         .failure()
@@ -128,7 +135,11 @@ async fn readyz(request: HttpRequest) -> Result<HttpResponse, ApiError> {
         None => Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))),
         Some(reason) => {
             tracing::error!(%reason, "not ready");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the service cannot serve writes; see the server log"))
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the service cannot serve writes; see the server log",
+            ))
         }
     }
 }

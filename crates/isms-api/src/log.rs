@@ -156,7 +156,11 @@ pub async fn event_feed(
     let head_position = ledger.store().head(tenant).map_err(isms_app::AppError::from)?.position;
     let events = ledger.store().read_all(tenant, after, limit).map_err(isms_app::AppError::from)?;
     let next_after = events.last().map_or(after, |e| e.position);
-    Ok(HttpResponse::Ok().json(FeedPage { items: events.into_iter().map(EventRecord::from).collect(), next_after, head_position }))
+    Ok(HttpResponse::Ok().json(FeedPage {
+        items: events.into_iter().map(EventRecord::from).collect(),
+        next_after,
+        head_position,
+    }))
 }
 
 /// The end of the tenant's hash chain.

@@ -4,7 +4,8 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use isms_app::{CommandContext, Creation, Ledger};
 use isms_domain::nonconformity::{
-    NewCorrectiveAction, Nonconformity, NonconformityEvent, NonconformityRaised, NonconformitySource, NonconformityStatus, Severity,
+    NewCorrectiveAction, Nonconformity, NonconformityEvent, NonconformityRaised, NonconformitySource,
+    NonconformityStatus, Severity,
 };
 use isms_domain::values::{free_text, required_line, required_text, MAX_LINE, MAX_TEXT};
 use isms_domain::{Aggregate, DomainError};
@@ -16,7 +17,9 @@ use uuid::Uuid;
 
 use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::request::{command_context, decode_cursor, encode_cursor, page_limit, record_id, CommandBody, CommandGuards, TimeTravel};
+use crate::request::{
+    command_context, decode_cursor, encode_cursor, page_limit, record_id, CommandBody, CommandGuards, TimeTravel,
+};
 use crate::responses::{command_response, reading_date, record_response};
 use crate::risks::Fields;
 use crate::HistoryPage;
@@ -161,7 +164,7 @@ async fn run(
 ) -> Result<HttpResponse, ApiError> {
     let outcome = ledger.execute::<Nonconformity>(&context, id, creation, Nonconformity::exists, decide).await?;
     let record = NonconformityRecord::from_entry(&outcome.entry, Utc::now().date_naive());
-    let location = (outcome.status == 201).then(|| format!("/api/v1/nonconformities/{id}"));
+    let location = (outcome.status == 201).then(|| format!("/api/v1/nonconformities/{}", outcome.entry.id));
     Ok(command_response(outcome.status, outcome.entry.version, &record, location, outcome.replayed))
 }
 
@@ -226,7 +229,8 @@ pub async fn list_nonconformities(
     query: web::Query<NonconformityListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_limit(query.limit)?;
-    let point = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position }.point(&request, &auth.principal)?;
+    let point =
+        TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position }.point(&request, &auth.principal)?;
     let after = match &query.cursor {
         Some(cursor) => Some(
             Uuid::parse_str(&decode_cursor(cursor)?)
@@ -241,7 +245,9 @@ pub async fn list_nonconformities(
             isms_app::ReadPoint::Position(_) => registers.recorded_at.unwrap_or_else(Utc::now).date_naive(),
         };
         let range = match after {
-            Some(after) => registers.nonconformities.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            Some(after) => {
+                registers.nonconformities.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            }
             None => registers.nonconformities.range(..),
         };
         let mut items = Vec::new();
@@ -294,7 +300,9 @@ pub async fn get_nonconformity(
     let id = nc_id(&id)?;
     let point = travel.point(&request, &auth.principal)?;
     let (entry, resolved) = ledger.record::<Nonconformity>(&auth.principal.tenant, &id, point)?;
-    let entry = entry.filter(|e| e.state.exists()).ok_or_else(|| ApiError::not_found(format!("no nonconformity with id {id}")))?;
+    let entry = entry
+        .filter(|e| e.state.exists())
+        .ok_or_else(|| ApiError::not_found(format!("no nonconformity with id {id}")))?;
     Ok(record_response(&NonconformityRecord::from_entry(&entry, reading_date(&resolved)), entry.version, &resolved))
 }
 
@@ -402,13 +410,19 @@ pub async fn plan_corrective_actions(
         .iter()
         .enumerate()
         .map(|(i, action)| {
-            let description = fields.take(required_text(&format!("/actions/{i}/description"), &action.description, MAX_TEXT));
+            let description =
+                fields.take(required_text(&format!("/actions/{i}/description"), &action.description, MAX_TEXT));
             let owner = fields.take(required_line(&format!("/actions/{i}/owner"), &action.owner, MAX_LINE));
             let ticket_key = match action.ticket_key.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
                 Some(key) => fields.take(required_line(&format!("/actions/{i}/ticket_key"), key, MAX_LINE)).map(Some),
                 None => Some(None),
             };
-            Some(NewCorrectiveAction { description: description?, owner: owner?, due_date: action.due_date, ticket_key: ticket_key? })
+            Some(NewCorrectiveAction {
+                description: description?,
+                owner: owner?,
+                due_date: action.due_date,
+                ticket_key: ticket_key?,
+            })
         })
         .collect();
     let actions = fields.finish(|| actions.into_iter().collect::<Option<Vec<_>>>())?;
@@ -478,7 +492,8 @@ pub async fn review_effectiveness(
     let note = fields.finish(|| note)?;
     let effective = body.value.effective;
     let actor = context.actor.clone();
-    run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.review_effectiveness(effective, note.clone(), &actor)).await
+    run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.review_effectiveness(effective, note.clone(), &actor))
+        .await
 }
 
 /// Close a nonconformity

@@ -167,11 +167,15 @@ impl From<AppError> for ApiError {
                 format!("If-Match does not match the current version {current_version}"),
                 current_version,
             ),
-            AppError::ConcurrentModification => Self::new(StatusCode::CONFLICT, "concurrent_modification", error.to_string()),
+            AppError::ConcurrentModification => {
+                Self::new(StatusCode::CONFLICT, "concurrent_modification", error.to_string())
+            }
             AppError::IdempotencyKeyReused => {
                 Self::unprocessable("idempotency_key_reused", error.to_string(), Vec::new())
             }
-            AppError::IdempotencyKeyInFlight => Self::new(StatusCode::CONFLICT, "idempotency_key_in_flight", error.to_string()),
+            AppError::IdempotencyKeyInFlight => {
+                Self::new(StatusCode::CONFLICT, "idempotency_key_in_flight", error.to_string())
+            }
             AppError::InvalidReadPoint(detail) => Self::unprocessable("invalid_read_point", detail, Vec::new()),
             AppError::Store(store) => Self::Internal(store.to_string()),
             AppError::Projection(projection) => Self::Internal(projection.to_string()),

@@ -38,7 +38,10 @@ fn acceptable_request_id(value: &str) -> bool {
 
 /// Middleware: assigns the request id, renders problems with their request context, logs
 /// server errors with their cause, and returns `X-Request-Id` on every response.
-pub async fn request_context(request: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+pub async fn request_context(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let request_id = request
         .headers()
         .get(&REQUEST_ID)
@@ -92,7 +95,9 @@ fn is_json(request: &HttpRequest) -> bool {
 pub fn json_error(error: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match error.classify() {
-        Category::Data => ApiError::unprocessable("invalid_body", format!("the body does not match the schema: {error}"), Vec::new()),
+        Category::Data => {
+            ApiError::unprocessable("invalid_body", format!("the body does not match the schema: {error}"), Vec::new())
+        }
         _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {error}")),
     }
 }
@@ -152,7 +157,10 @@ fn parse_guards(request: &HttpRequest) -> Result<CommandGuards, ApiError> {
                     .and_then(|t| t.strip_suffix('"'))
                     .and_then(|t| t.parse::<u64>().ok())
                     .ok_or_else(|| {
-                        ApiError::bad_request("invalid_if_match", "If-Match must be a strong ETag such as \"3\" (the record's version)")
+                        ApiError::bad_request(
+                            "invalid_if_match",
+                            "If-Match must be a strong ETag such as \"3\" (the record's version)",
+                        )
                     })?;
                 Some(version)
             }
@@ -188,7 +196,10 @@ impl FromRequest for CommandGuards {
 pub fn command_context<T>(principal: &Principal, guards: &CommandGuards, body: &CommandBody<T>) -> CommandContext {
     CommandContext {
         tenant: principal.tenant.clone(),
-        actor: Actor { subject: principal.subject.clone(), is_admin: principal.has_scope(crate::auth::AdminScope::SCOPE) },
+        actor: Actor {
+            subject: principal.subject.clone(),
+            is_admin: principal.has_scope(crate::auth::AdminScope::SCOPE),
+        },
         correlation_id: guards.request_id,
         idempotency: guards
             .idempotency_key

@@ -17,7 +17,13 @@ pub fn etag(version: u64) -> String {
 }
 
 /// The answer to a command: the record as the command left it.
-pub fn command_response<V: Serialize>(status: u16, version: u64, record: &V, location: Option<String>, replayed: bool) -> HttpResponse {
+pub fn command_response<V: Serialize>(
+    status: u16,
+    version: u64,
+    record: &V,
+    location: Option<String>,
+    replayed: bool,
+) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
     let mut response = HttpResponse::build(status);
     response.insert_header((header::ETAG, etag(version)));

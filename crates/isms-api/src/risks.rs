@@ -4,7 +4,9 @@ use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use isms_app::{Creation, Ledger};
 use isms_domain::criteria::CriteriaState;
-use isms_domain::risk::{AcceptResidualRisk, AssessRisk, PlanTreatment, Risk, RiskIdentified, RiskKind, RiskStatus, TreatmentOption};
+use isms_domain::risk::{
+    AcceptResidualRisk, AssessRisk, PlanTreatment, Risk, RiskIdentified, RiskKind, RiskStatus, TreatmentOption,
+};
 use isms_domain::values::{free_text, required_line, required_text, ControlRef, MAX_LINE, MAX_TEXT};
 use isms_domain::{Aggregate, DomainError};
 use isms_projections::views::{
@@ -216,16 +218,22 @@ async fn run_risk(
     context: isms_app::CommandContext,
     id: &str,
     creation: Creation,
-    decide: impl Fn(&Risk, &isms_domain::criteria::VersionedCriteria) -> Result<Vec<isms_domain::risk::RiskEvent>, DomainError>,
+    decide: impl Fn(
+        &Risk,
+        &isms_domain::criteria::VersionedCriteria,
+    ) -> Result<Vec<isms_domain::risk::RiskEvent>, DomainError>,
 ) -> Result<HttpResponse, ApiError> {
     let criteria = current_criteria(ledger, &context.tenant)?;
     let outcome = ledger.execute::<Risk>(&context, id, creation, Risk::exists, |risk| decide(risk, &criteria)).await?;
     let record = RiskRecord::from_entry(&outcome.entry, chrono::Utc::now().date_naive());
-    let location = (outcome.status == 201).then(|| risk_location(id));
+    let location = (outcome.status == 201).then(|| risk_location(&outcome.entry.id));
     Ok(command_response(outcome.status, outcome.entry.version, &record, location, outcome.replayed))
 }
 
-fn current_criteria(ledger: &Ledger, tenant: &isms_store::TenantId) -> Result<isms_domain::criteria::VersionedCriteria, ApiError> {
+fn current_criteria(
+    ledger: &Ledger,
+    tenant: &isms_store::TenantId,
+) -> Result<isms_domain::criteria::VersionedCriteria, ApiError> {
     let (entry, _) = ledger.record::<CriteriaState>(tenant, CriteriaState::STREAM_ID, isms_app::ReadPoint::Latest)?;
     Ok(entry.map(|e| e.state.current).unwrap_or_else(|| CriteriaState::default().current))
 }
@@ -275,9 +283,13 @@ pub async fn list_risks(
     query: web::Query<RiskListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_limit(query.limit)?;
-    let point = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position }.point(&request, &auth.principal)?;
+    let point =
+        TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position }.point(&request, &auth.principal)?;
     let after = match &query.cursor {
-        Some(cursor) => Some(Uuid::parse_str(&decode_cursor(cursor)?).map_err(|_| ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued"))?),
+        Some(cursor) => Some(
+            Uuid::parse_str(&decode_cursor(cursor)?)
+                .map_err(|_| ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued"))?,
+        ),
         None => None,
     };
     let (page, resolved) = ledger.with_registers(&auth.principal.tenant, point, |registers| {
@@ -294,7 +306,10 @@ pub async fn list_risks(
                 && query.kind.is_none_or(|k| k == identification.kind)
                 && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
                 && query.category.as_ref().is_none_or(|c| *c == identification.category)
-                && query.level.as_ref().is_none_or(|l| entry.state.assessment.as_ref().is_some_and(|a| a.rating.level == *l));
+                && query
+                    .level
+                    .as_ref()
+                    .is_none_or(|l| entry.state.assessment.as_ref().is_some_and(|a| a.rating.level == *l));
             if !matches {
                 continue;
             }
@@ -339,7 +354,8 @@ pub async fn get_risk(
     let id = record_id(&id, "risk")?.to_string();
     let point = travel.point(&request, &auth.principal)?;
     let (entry, resolved) = ledger.record::<Risk>(&auth.principal.tenant, &id, point)?;
-    let entry = entry.filter(|e| e.state.exists()).ok_or_else(|| ApiError::not_found(format!("no risk with id {id}")))?;
+    let entry =
+        entry.filter(|e| e.state.exists()).ok_or_else(|| ApiError::not_found(format!("no risk with id {id}")))?;
     Ok(record_response(&RiskRecord::from_entry(&entry, reading_date(&resolved)), entry.version, &resolved))
 }
 
@@ -390,8 +406,11 @@ pub async fn assess_risk(
     let context = command_context(&auth.principal, &guards, &body);
     let mut fields = Fields::default();
     let rationale = fields.take(free_text("/rationale", &body.value.rationale, MAX_TEXT));
-    let command = fields.finish(|| Some(AssessRisk { likelihood: body.value.likelihood, impact: body.value.impact, rationale: rationale? }))?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| risk.assess(command.clone(), criteria)).await
+    let command = fields.finish(|| {
+        Some(AssessRisk { likelihood: body.value.likelihood, impact: body.value.impact, rationale: rationale? })
+    })?;
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| risk.assess(command.clone(), criteria))
+        .await
 }
 
 /// Plan a risk's treatment
@@ -419,10 +438,18 @@ pub async fn plan_treatment(
     let context = command_context(&auth.principal, &guards, &body);
     let request = &body.value;
     let mut fields = Fields::default();
-    let controls: Vec<Option<ControlRef>> =
-        request.controls.iter().enumerate().map(|(i, c)| fields.take(ControlRef::parse(&format!("/controls/{i}"), c))).collect();
-    let actions: Vec<Option<String>> =
-        request.actions.iter().enumerate().map(|(i, a)| fields.take(required_text(&format!("/actions/{i}"), a, MAX_TEXT))).collect();
+    let controls: Vec<Option<ControlRef>> = request
+        .controls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| fields.take(ControlRef::parse(&format!("/controls/{i}"), c)))
+        .collect();
+    let actions: Vec<Option<String>> = request
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| fields.take(required_text(&format!("/actions/{i}"), a, MAX_TEXT)))
+        .collect();
     let owner = fields.take(required_line("/owner", &request.owner, MAX_LINE));
     let command = fields.finish(|| {
         Some(PlanTreatment {
@@ -435,7 +462,10 @@ pub async fn plan_treatment(
             target_residual_impact: request.target_residual_impact,
         })
     })?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| risk.plan_treatment(command.clone(), criteria)).await
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| {
+        risk.plan_treatment(command.clone(), criteria)
+    })
+    .await
 }
 
 /// Accept a risk's residual risk
@@ -552,12 +582,15 @@ pub async fn define_risk_criteria(
     let context = command_context(&auth.principal, &guards, &body);
     let criteria: isms_domain::criteria::RiskCriteria = body.value.clone().into();
     let outcome = ledger
-        .execute::<CriteriaState>(&context, CriteriaState::STREAM_ID, Creation::ExistingStream, |_| true, |state| {
-            state.define(criteria.clone())
-        })
+        .execute::<CriteriaState>(
+            &context,
+            CriteriaState::STREAM_ID,
+            Creation::ExistingStream,
+            |_| true,
+            |state| state.define(criteria.clone()),
+        )
         .await?;
     let current = &outcome.entry.state.current;
     let record = RiskCriteriaRecord { version: current.version, criteria: (&current.criteria).into() };
     Ok(command_response(outcome.status, outcome.entry.version, &record, None, outcome.replayed))
 }
-

@@ -2,7 +2,9 @@
 
 use isms_domain::{Actor, Aggregate, DomainError, EVENT_SCHEMA_VERSION};
 use isms_projections::{decode_event, Entry};
-use isms_store::{AppendError, AppendRequest, CommandMeta, Envelope, ExpectedVersion, IdempotencyClaim, NewEvent, StreamRef, TenantId};
+use isms_store::{
+    AppendError, AppendRequest, CommandMeta, Envelope, ExpectedVersion, IdempotencyClaim, NewEvent, StreamRef, TenantId,
+};
 use uuid::Uuid;
 
 use crate::{AppError, Ledger};
@@ -112,10 +114,7 @@ impl Ledger {
                 tenant: context.tenant.clone(),
                 stream: stream.clone(),
                 expected: if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) },
-                events: events
-                    .iter()
-                    .map(|event| to_new_event(event))
-                    .collect::<Result<_, _>>()?,
+                events: events.iter().map(to_new_event).collect::<Result<_, _>>()?,
                 meta: CommandMeta {
                     actor: context.actor.subject.clone(),
                     correlation_id: context.correlation_id,
@@ -150,7 +149,11 @@ impl Ledger {
     }
 
     /// The earlier outcome under this key, rebuilt from the log as of that command.
-    fn replay<A: Aggregate>(&self, context: &CommandContext, idempotency: &IdempotencyInput) -> Result<Option<CommandOutcome<A>>, AppError> {
+    fn replay<A: Aggregate>(
+        &self,
+        context: &CommandContext,
+        idempotency: &IdempotencyInput,
+    ) -> Result<Option<CommandOutcome<A>>, AppError> {
         let Some(record) = self.store.idempotency(&context.tenant, &context.actor.subject, &idempotency.key)? else {
             return Ok(None);
         };
@@ -164,7 +167,6 @@ impl Ledger {
         Ok(Some(CommandOutcome { status: record.status, entry, replayed: true }))
     }
 }
-
 
 fn to_new_event<E: serde::Serialize>(event: &E) -> Result<NewEvent, AppError> {
     let tagged = serde_json::to_value(event).map_err(|e| isms_store::StoreError::InvalidInput(e.to_string()))?;

@@ -38,13 +38,7 @@ impl LiveProjections {
         if let Some(failure) = self.failure.read().unwrap_or_else(|p| p.into_inner()).clone() {
             return Err(failure.into());
         }
-        Ok(self
-            .tenants
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(tenant)
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned().unwrap_or_default())
     }
 
     pub fn failure(&self) -> Option<ProjectionError> {
@@ -61,7 +55,8 @@ pub(crate) fn replay(store: &dyn EventStore, tenant: &TenantId, up_to: u64) -> R
         if remaining == 0 {
             break;
         }
-        let events = store.read_all(tenant, registers.position, CHUNK.min(usize::try_from(remaining).unwrap_or(CHUNK)))?;
+        let events =
+            store.read_all(tenant, registers.position, CHUNK.min(usize::try_from(remaining).unwrap_or(CHUNK)))?;
         if events.is_empty() {
             break;
         }
@@ -88,4 +83,3 @@ impl CommitListener for LiveProjections {
         }
     }
 }
-

@@ -76,7 +76,12 @@ impl Ledger {
 
     /// Runs `read` over the tenant's registers at `point`: the live ones for the latest state,
     /// a replay of the log otherwise.
-    pub fn with_registers<T>(&self, tenant: &TenantId, point: ReadPoint, read: impl FnOnce(&Registers) -> T) -> Result<(T, Resolved), AppError> {
+    pub fn with_registers<T>(
+        &self,
+        tenant: &TenantId,
+        point: ReadPoint,
+        read: impl FnOnce(&Registers) -> T,
+    ) -> Result<(T, Resolved), AppError> {
         let live = self.projections.tenant(tenant)?;
         if point == ReadPoint::Latest {
             let registers = live.read().unwrap_or_else(|p| p.into_inner());
@@ -89,21 +94,38 @@ impl Ledger {
     }
 
     /// One record as of `point`, folded from its own stream (cheap at any point in time).
-    pub fn record<A: Aggregate>(&self, tenant: &TenantId, stream_id: &str, point: ReadPoint) -> Result<(Option<Entry<A>>, Resolved), AppError> {
+    pub fn record<A: Aggregate>(
+        &self,
+        tenant: &TenantId,
+        stream_id: &str,
+        point: ReadPoint,
+    ) -> Result<(Option<Entry<A>>, Resolved), AppError> {
         let resolved = self.resolve(tenant, point)?;
-        let history = self.store.read_stream(tenant, &StreamRef::new(A::STREAM_TYPE, stream_id), Some(resolved.position))?;
+        let history =
+            self.store.read_stream(tenant, &StreamRef::new(A::STREAM_TYPE, stream_id), Some(resolved.position))?;
         Ok((Entry::<A>::fold(&history)?, resolved))
     }
 
     /// A stream's events as of `point`.
-    pub fn history(&self, tenant: &TenantId, stream: &StreamRef, point: ReadPoint) -> Result<(Vec<Envelope>, Resolved), AppError> {
+    pub fn history(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamRef,
+        point: ReadPoint,
+    ) -> Result<(Vec<Envelope>, Resolved), AppError> {
         let resolved = self.resolve(tenant, point)?;
         Ok((self.store.read_stream(tenant, stream, Some(resolved.position))?, resolved))
     }
 
     /// Up to `limit` matching events after position `after`, and the cursor to continue from
     /// (the position of the last event examined) when more may follow.
-    pub fn audit_trail(&self, tenant: &TenantId, filter: &AuditFilter, after: Position, limit: usize) -> Result<(Vec<Envelope>, Option<Position>), AppError> {
+    pub fn audit_trail(
+        &self,
+        tenant: &TenantId,
+        filter: &AuditFilter,
+        after: Position,
+        limit: usize,
+    ) -> Result<(Vec<Envelope>, Option<Position>), AppError> {
         const SCAN_CHUNK: usize = 1024;
         let mut found = Vec::new();
         let mut cursor = after;

@@ -147,19 +147,12 @@ async fn interrupted() -> &'static str {
 async fn run_with_server(args: HttpArgs) -> anyhow::Result<()> {
     let binary = locate_binary(args.isms_bin.as_deref())?;
     // Declared before the server so the server is dropped (killed) before the directory goes.
-    let mut scratch = tempfile::Builder::new()
-        .prefix("isms-bench-http-")
-        .tempdir()
-        .context("cannot create a temporary directory")?;
+    let mut scratch =
+        tempfile::Builder::new().prefix("isms-bench-http-").tempdir().context("cannot create a temporary directory")?;
     scratch.disable_cleanup(args.keep_data_dir);
     let data_dir = scratch.path().join("data");
-    std::fs::create_dir(&data_dir)
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    println!(
-        "isms-bench http: server {}, data in {}",
-        binary.display(),
-        data_dir.display()
-    );
+    std::fs::create_dir(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    println!("isms-bench http: server {}, data in {}", binary.display(), data_dir.display());
 
     let token = {
         let (binary, data_dir) = (binary.clone(), data_dir.clone());
@@ -168,11 +161,7 @@ async fn run_with_server(args: HttpArgs) -> anyhow::Result<()> {
     let port = free_port()?;
     let mut server = Server::start(&binary, &data_dir, port, scratch.path().join("server.log"))?;
     let ready_in = server.wait_ready(READY_TIMEOUT).await?;
-    println!(
-        "  server ready on {} after {:.3} s",
-        server.addr,
-        ready_in.as_secs_f64()
-    );
+    println!("  server ready on {} after {:.3} s", server.addr, ready_in.as_secs_f64());
 
     let client = http_client(&token, args.clients)?;
     let base = format!("http://{}", server.addr);
@@ -189,22 +178,15 @@ async fn run_with_server(args: HttpArgs) -> anyhow::Result<()> {
 
     let mut scenarios = Vec::new();
     for (name, clients) in plan {
-        let load = Load {
-            client: client.clone(),
-            base: base.clone(),
-            sequence: sequence.clone(),
-            samples: samples.clone(),
-        };
+        let load =
+            Load { client: client.clone(), base: base.clone(), sequence: sequence.clone(), samples: samples.clone() };
         let warm_up = load.phase(clients, WARM_UP).await?;
         let measured = load.phase(clients, duration).await?;
         let result = scenario_result(name, clients, warm_up.errors, measured);
         result.print();
         scenarios.push(result);
         if let Some(status) = server.exited()? {
-            bail!(
-                "isms serve exited ({status}) during the {name} scenario; its log:\n{}",
-                server.log_tail()
-            );
+            bail!("isms serve exited ({status}) during the {name} scenario; its log:\n{}", server.log_tail());
         }
     }
     server.stop();
@@ -218,10 +200,7 @@ async fn run_with_server(args: HttpArgs) -> anyhow::Result<()> {
         }
     }
     if args.keep_data_dir {
-        println!(
-            "\ndata directory and server log kept in {}",
-            scratch.path().display()
-        );
+        println!("\ndata directory and server log kept in {}", scratch.path().display());
     }
     println!();
     crate::report::print_json_line(&HttpResult {
@@ -243,8 +222,8 @@ async fn run_with_server(args: HttpArgs) -> anyhow::Result<()> {
 /// connection; the token and content type go on every request.
 fn http_client(token: &str, clients: usize) -> anyhow::Result<reqwest::Client> {
     let mut headers = HeaderMap::new();
-    let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
-        .context("the token cannot be sent in a header")?;
+    let mut authorization =
+        HeaderValue::from_str(&format!("Bearer {token}")).context("the token cannot be sent in a header")?;
     authorization.set_sensitive(true);
     headers.insert(AUTHORIZATION, authorization);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -258,22 +237,14 @@ fn http_client(token: &str, clients: usize) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-fn scenario_result(
-    name: &'static str,
-    clients: usize,
-    warm_up_errors: u64,
-    measured: Phase,
-) -> ScenarioResult {
+fn scenario_result(name: &'static str, clients: usize, warm_up_errors: u64, measured: Phase) -> ScenarioResult {
     let seconds = measured.elapsed.as_secs_f64();
     let commands_per_s = measured.latencies.len() as f64 / seconds;
     let commands = measured.latencies.len() as u64;
     let latency = LatencySummary::from_durations(measured.latencies);
     let targets = match name {
         "concurrent" => vec![
-            Target::new(
-                format!(">= {TARGET_COMMANDS_PER_SEC} commands/s"),
-                commands_per_s >= TARGET_COMMANDS_PER_SEC,
-            ),
+            Target::new(format!(">= {TARGET_COMMANDS_PER_SEC} commands/s"), commands_per_s >= TARGET_COMMANDS_PER_SEC),
             Target::new(
                 format!("p99 < {TARGET_CONCURRENT_P99_MS} ms"),
                 latency.samples > 0 && latency.p99_ms < TARGET_CONCURRENT_P99_MS,
@@ -333,11 +304,7 @@ impl Load {
             latencies.extend(client_latencies);
             errors += client_errors;
         }
-        Ok(Phase {
-            latencies,
-            errors,
-            elapsed: started.elapsed(),
-        })
+        Ok(Phase { latencies, errors, elapsed: started.elapsed() })
     }
 
     /// Identify a risk, assess it, repeat; returns the successful latencies and error count.
@@ -358,11 +325,7 @@ impl Load {
                 "vulnerability": "none"
             });
             let started = Instant::now();
-            let id = match self
-                .command(&risks, &identify, StatusCode::CREATED)
-                .await
-                .and_then(|body| risk_id(&body))
-            {
+            let id = match self.command(&risks, &identify, StatusCode::CREATED).await.and_then(|body| risk_id(&body)) {
                 Ok(id) => {
                     latencies.push(started.elapsed());
                     id
@@ -378,14 +341,7 @@ impl Load {
             }
             let assess = json!({"likelihood": 3, "impact": 4, "rationale": "bench"});
             let started = Instant::now();
-            match self
-                .command(
-                    &format!("{risks}/{id}/assessments"),
-                    &assess,
-                    StatusCode::OK,
-                )
-                .await
-            {
+            match self.command(&format!("{risks}/{id}/assessments"), &assess, StatusCode::OK).await {
                 Ok(_) => latencies.push(started.elapsed()),
                 Err(failure) => {
                     errors += 1;
@@ -397,25 +353,11 @@ impl Load {
     }
 
     /// POSTs `body` and reads the whole response; anything but `expect` is a failure.
-    async fn command(
-        &self,
-        url: &str,
-        body: &Value,
-        expect: StatusCode,
-    ) -> Result<Vec<u8>, Failure> {
+    async fn command(&self, url: &str, body: &Value, expect: StatusCode) -> Result<Vec<u8>, Failure> {
         let path = url.strip_prefix(&self.base).unwrap_or(url).to_owned();
-        let response = self
-            .client
-            .post(url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| Failure::transport(&path, &e))?;
+        let response = self.client.post(url).json(body).send().await.map_err(|e| Failure::transport(&path, &e))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::transport(&path, &e))?;
+        let bytes = response.bytes().await.map_err(|e| Failure::transport(&path, &e))?;
         if status != expect {
             return Err(Failure {
                 text: format!(
@@ -450,10 +392,7 @@ struct Failure {
 
 impl Failure {
     fn transport(path: &str, error: &reqwest::Error) -> Self {
-        Self {
-            text: format!("POST {path}: {error}"),
-            transport: true,
-        }
+        Self { text: format!("POST {path}: {error}"), transport: true }
     }
 }
 
@@ -486,10 +425,7 @@ mod tests {
 
     #[test]
     fn risk_id_reads_the_string_id() {
-        assert_eq!(
-            risk_id(br#"{"id":"0192-abc","version":1}"#).ok(),
-            Some("0192-abc".to_owned())
-        );
+        assert_eq!(risk_id(br#"{"id":"0192-abc","version":1}"#).ok(), Some("0192-abc".to_owned()));
         assert!(risk_id(br#"{"id":7}"#).is_err());
         assert!(risk_id(b"not json").is_err());
         assert!(risk_id(br#"{"id":"../x/y"}"#).is_err());
@@ -504,11 +440,8 @@ mod tests {
 
     #[test]
     fn targets_follow_the_scenario() {
-        let phase = Phase {
-            latencies: vec![Duration::from_millis(1); 100],
-            errors: 0,
-            elapsed: Duration::from_secs(1),
-        };
+        let phase =
+            Phase { latencies: vec![Duration::from_millis(1); 100], errors: 0, elapsed: Duration::from_secs(1) };
         let single = scenario_result("single", 1, 0, phase);
         assert_eq!(single.commands, 100);
         assert_eq!(single.targets.len(), 1);

@@ -18,11 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "isms-bench",
-    version,
-    about = "Load generator for the ISMS ledger"
-)]
+#[command(name = "isms-bench", version, about = "Load generator for the ISMS ledger")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,10 +34,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("isms-bench: cannot start the async runtime: {error}");

@@ -24,11 +24,7 @@ impl LatencySummary {
     pub fn from_durations(mut durations: Vec<Duration>) -> Self {
         durations.sort_unstable();
         let total: Duration = durations.iter().sum();
-        let mean_ms = if durations.is_empty() {
-            0.0
-        } else {
-            ms(total) / durations.len() as f64
-        };
+        let mean_ms = if durations.is_empty() { 0.0 } else { ms(total) / durations.len() as f64 };
         Self {
             samples: durations.len(),
             mean_ms: round3(mean_ms),
@@ -75,10 +71,7 @@ pub struct Target {
 
 impl Target {
     pub fn new(what: impl Into<String>, met: bool) -> Self {
-        Self {
-            what: what.into(),
-            met,
-        }
+        Self { what: what.into(), met }
     }
 
     pub fn print(&self) {

@@ -49,16 +49,10 @@ pub fn mint_token(binary: &Path, data_dir: &Path) -> anyhow::Result<String> {
         .output()
         .with_context(|| format!("cannot run {} token", binary.display()))?;
     if !output.status.success() {
-        bail!(
-            "`isms token` failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+        bail!("`isms token` failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
     }
-    let token = String::from_utf8(output.stdout)
-        .context("`isms token` printed something that is not UTF-8")?
-        .trim()
-        .to_owned();
+    let token =
+        String::from_utf8(output.stdout).context("`isms token` printed something that is not UTF-8")?.trim().to_owned();
     if token.is_empty() || token.contains(char::is_whitespace) {
         bail!("`isms token` did not print a single token: {token:?}");
     }
@@ -67,8 +61,8 @@ pub fn mint_token(binary: &Path, data_dir: &Path) -> anyhow::Result<String> {
 
 /// A free TCP port on 127.0.0.1 (bound, read and released; the server binds it right after).
 pub fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .context("cannot bind 127.0.0.1:0 to find a free port")?;
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot bind 127.0.0.1:0 to find a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
@@ -83,8 +77,7 @@ impl Server {
     /// Starts `isms serve --data-dir DIR --bind 127.0.0.1:PORT`, logging to `log`.
     pub fn start(binary: &Path, data_dir: &Path, port: u16, log: PathBuf) -> anyhow::Result<Self> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let out = File::create(&log)
-            .with_context(|| format!("cannot create the server log {}", log.display()))?;
+        let out = File::create(&log).with_context(|| format!("cannot create the server log {}", log.display()))?;
         let err = out.try_clone()?;
         let child = Command::new(binary)
             .arg("serve")
@@ -97,11 +90,7 @@ impl Server {
             .stderr(err)
             .spawn()
             .with_context(|| format!("cannot start {} serve", binary.display()))?;
-        Ok(Self {
-            child: Some(child),
-            addr,
-            log,
-        })
+        Ok(Self { child: Some(child), addr, log })
     }
 
     /// The server's exit status if it has already exited.
@@ -116,21 +105,13 @@ impl Server {
     pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
         let url = format!("http://{}/readyz", self.addr);
-        let probe = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(2))
-            .build()?;
+        let probe = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build()?;
         loop {
             if let Some(status) = self.exited()? {
-                bail!(
-                    "isms serve exited ({status}) before it was ready; its log:\n{}",
-                    self.log_tail()
-                );
+                bail!("isms serve exited ({status}) before it was ready; its log:\n{}", self.log_tail());
             }
             let last = match probe.get(&url).send().await {
-                Ok(response) if response.status() == reqwest::StatusCode::OK => {
-                    return Ok(started.elapsed())
-                }
+                Ok(response) if response.status() == reqwest::StatusCode::OK => return Ok(started.elapsed()),
                 Ok(response) => format!("HTTP {}", response.status()),
                 Err(error) => error.to_string(),
             };
@@ -202,11 +183,7 @@ mod tests {
         let log = dir.path().join("log");
         let child = Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
-        let server = Server {
-            child: Some(child),
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),
-            log,
-        };
+        let server = Server { child: Some(child), addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)), log };
         let started = Instant::now();
         drop(server);
         assert!(started.elapsed() < Duration::from_secs(5));

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use isms_store::{
-    AppendRequest, CommandMeta, CommitListener, Envelope, EventStore, ExpectedVersion,
-    GroupCommitStore, NewEvent, SledStorage, Storage, StreamRef, TenantId, WriterConfig,
+    AppendRequest, CommandMeta, CommitListener, Envelope, EventStore, ExpectedVersion, GroupCommitStore, NewEvent,
+    SledStorage, Storage, StreamRef, TenantId, WriterConfig,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -54,8 +54,7 @@ struct CountingListener {
 impl CommitListener for CountingListener {
     fn committed(&self, events: &[Envelope]) {
         self.commits.fetch_add(1, Ordering::Relaxed);
-        self.events
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        self.events.fetch_add(events.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -94,22 +93,13 @@ pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("isms-bench-store-")
         .tempdir_in(&parent)
-        .with_context(|| {
-            format!(
-                "cannot create a temporary directory in {}",
-                parent.display()
-            )
-        })?;
-    let storage = SledStorage::open(dir.path())
-        .with_context(|| format!("cannot open sled in {}", dir.path().display()))?;
+        .with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
+    let storage =
+        SledStorage::open(dir.path()).with_context(|| format!("cannot open sled in {}", dir.path().display()))?;
     let listener = Arc::new(CountingListener::default());
     let store = Arc::new(
-        GroupCommitStore::start(
-            Arc::new(storage) as Arc<dyn Storage>,
-            listener.clone(),
-            WriterConfig::default(),
-        )
-        .context("cannot start the group-commit writer")?,
+        GroupCommitStore::start(Arc::new(storage) as Arc<dyn Storage>, listener.clone(), WriterConfig::default())
+            .context("cannot start the group-commit writer")?,
     );
     let tenant = TenantId::parse("bench")?;
     let total_appends = args.events.div_ceil(args.events_per_append);
@@ -139,16 +129,7 @@ pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
         let next_ticket = next_ticket.clone();
         let (events, per_append) = (args.events, args.events_per_append);
         appenders.spawn(async move {
-            append_loop(
-                &*store,
-                tenant,
-                appender,
-                &next_ticket,
-                total_appends,
-                events,
-                per_append,
-            )
-            .await
+            append_loop(&*store, tenant, appender, &next_ticket, total_appends, events, per_append).await
         });
     }
     let mut latencies = Vec::with_capacity(usize::try_from(total_appends).unwrap_or(0));
@@ -206,11 +187,7 @@ pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
         durable_events_per_s: events_per_s.round(),
         appends_per_s: (appends as f64 / seconds).round(),
         group_commits: commits,
-        mean_events_per_group_commit: if commits == 0 {
-            0.0
-        } else {
-            round3(committed_events as f64 / commits as f64)
-        },
+        mean_events_per_group_commit: if commits == 0 { 0.0 } else { round3(committed_events as f64 / commits as f64) },
         append_latency: latency,
         writer_thread: writer_before
             .zip(writer_after)
@@ -286,10 +263,7 @@ fn writer_sched() -> Option<SchedTimes> {
         }
         let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
         let mut fields = stat.split_whitespace().map(str::parse::<u64>);
-        return Some(SchedTimes {
-            on_cpu_ns: fields.next()?.ok()?,
-            runqueue_ns: fields.next()?.ok()?,
-        });
+        return Some(SchedTimes { on_cpu_ns: fields.next()?.ok()?, runqueue_ns: fields.next()?.ok()? });
     }
     None
 }
@@ -304,10 +278,7 @@ async fn append_loop(
     total_events: u64,
     per_append: u64,
 ) -> anyhow::Result<AppenderOutcome> {
-    let mut outcome = AppenderOutcome {
-        latencies: Vec::new(),
-        events: 0,
-    };
+    let mut outcome = AppenderOutcome { latencies: Vec::new(), events: 0 };
     // The risk this appender is working on, and its stream version once identified.
     let mut current: Option<(String, u64)> = None;
     loop {
@@ -316,27 +287,12 @@ async fn append_loop(
             return Ok(outcome);
         }
         let count = per_append.min(total_events - ticket * per_append);
-        let (stream_id, expected, event_type, make): (_, _, _, fn(u64, usize) -> Value) =
-            match current.take() {
-                None => (
-                    Uuid::now_v7().to_string(),
-                    ExpectedVersion::NoStream,
-                    "RiskIdentified",
-                    risk_identified,
-                ),
-                Some((id, version)) => (
-                    id,
-                    ExpectedVersion::Exact(version),
-                    "RiskAssessed",
-                    risk_assessed,
-                ),
-            };
+        let (stream_id, expected, event_type, make): (_, _, _, fn(u64, usize) -> Value) = match current.take() {
+            None => (Uuid::now_v7().to_string(), ExpectedVersion::NoStream, "RiskIdentified", risk_identified),
+            Some((id, version)) => (id, ExpectedVersion::Exact(version), "RiskAssessed", risk_assessed),
+        };
         let events = (0..count)
-            .map(|_| NewEvent {
-                event_type: event_type.to_owned(),
-                schema_version: 1,
-                data: make(ticket, appender),
-            })
+            .map(|_| NewEvent { event_type: event_type.to_owned(), schema_version: 1, data: make(ticket, appender) })
             .collect();
         let request = AppendRequest {
             tenant: tenant.clone(),

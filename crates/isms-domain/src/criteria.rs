@@ -49,33 +49,17 @@ pub struct Rating {
 }
 
 fn scale(labels: &[&str]) -> Vec<ScaleLevel> {
-    labels
-        .iter()
-        .zip(1u8..)
-        .map(|(label, value)| ScaleLevel {
-            value,
-            label: (*label).to_owned(),
-        })
-        .collect()
+    labels.iter().zip(1u8..).map(|(label, value)| ScaleLevel { value, label: (*label).to_owned() }).collect()
 }
 
 impl Default for RiskCriteria {
     /// A common 5x5 matrix: four bands, residual scores up to 8 accepted without justification.
     fn default() -> Self {
-        let band = |level: &str, min_score, max_score| LevelBand {
-            level: level.to_owned(),
-            min_score,
-            max_score,
-        };
+        let band = |level: &str, min_score, max_score| LevelBand { level: level.to_owned(), min_score, max_score };
         Self {
             likelihood_scale: scale(&["rare", "unlikely", "possible", "likely", "almost_certain"]),
             impact_scale: scale(&["negligible", "minor", "moderate", "major", "severe"]),
-            level_bands: vec![
-                band("low", 1, 4),
-                band("medium", 5, 9),
-                band("high", 10, 16),
-                band("critical", 17, 25),
-            ],
+            level_bands: vec![band("low", 1, 4), band("medium", 5, 9), band("high", 10, 16), band("critical", 17, 25)],
             acceptance_threshold: 8,
         }
     }
@@ -85,22 +69,11 @@ impl RiskCriteria {
     /// Checks that the scales run 1..n, the bands cover every possible score exactly once, and
     /// the threshold is a possible score.
     pub fn validate(self) -> Result<Self, DomainError> {
-        let invalid = |pointer: &str, detail: String| {
-            Err(DomainError::at(
-                ErrorCode::InvalidRiskCriteria,
-                pointer,
-                detail,
-            ))
-        };
-        for (name, levels) in [
-            ("likelihood_scale", &self.likelihood_scale),
-            ("impact_scale", &self.impact_scale),
-        ] {
+        let invalid =
+            |pointer: &str, detail: String| Err(DomainError::at(ErrorCode::InvalidRiskCriteria, pointer, detail));
+        for (name, levels) in [("likelihood_scale", &self.likelihood_scale), ("impact_scale", &self.impact_scale)] {
             if !(2..=10).contains(&levels.len()) {
-                return invalid(
-                    &format!("/{name}"),
-                    format!("{name} must have 2 to 10 levels"),
-                );
+                return invalid(&format!("/{name}"), format!("{name} must have 2 to 10 levels"));
             }
             for (index, level) in levels.iter().enumerate() {
                 if usize::from(level.value) != index + 1 {
@@ -110,10 +83,7 @@ impl RiskCriteria {
                     );
                 }
                 crate::values::required_line(&format!("/{name}/{index}/label"), &level.label, 50)
-                    .map_err(|e| DomainError {
-                    code: ErrorCode::InvalidRiskCriteria,
-                    ..e
-                })?;
+                    .map_err(|e| DomainError { code: ErrorCode::InvalidRiskCriteria, ..e })?;
             }
         }
         let max_score = self.max_score();
@@ -133,16 +103,10 @@ impl RiskCriteria {
             next = band.max_score + 1;
         }
         if next != max_score + 1 {
-            return invalid(
-                "/level_bands",
-                format!("bands must end exactly at the maximum score {max_score}"),
-            );
+            return invalid("/level_bands", format!("bands must end exactly at the maximum score {max_score}"));
         }
         if self.acceptance_threshold == 0 || self.acceptance_threshold > max_score {
-            return invalid(
-                "/acceptance_threshold",
-                format!("must be between 1 and {max_score}"),
-            );
+            return invalid("/acceptance_threshold", format!("must be between 1 and {max_score}"));
         }
         Ok(self)
     }
@@ -152,30 +116,19 @@ impl RiskCriteria {
     }
 
     /// Rates a likelihood and impact; `pointer_prefix` locates the two fields for errors.
-    pub fn rate(
-        &self,
-        pointer_prefix: &str,
-        likelihood: u8,
-        impact: u8,
-    ) -> Result<Rating, DomainError> {
+    pub fn rate(&self, pointer_prefix: &str, likelihood: u8, impact: u8) -> Result<Rating, DomainError> {
         if likelihood == 0 || usize::from(likelihood) > self.likelihood_scale.len() {
             return Err(DomainError::at(
                 ErrorCode::LikelihoodOutOfScale,
                 format!("{pointer_prefix}likelihood"),
-                format!(
-                    "likelihood must be 1 to {} under the criteria in force",
-                    self.likelihood_scale.len()
-                ),
+                format!("likelihood must be 1 to {} under the criteria in force", self.likelihood_scale.len()),
             ));
         }
         if impact == 0 || usize::from(impact) > self.impact_scale.len() {
             return Err(DomainError::at(
                 ErrorCode::ImpactOutOfScale,
                 format!("{pointer_prefix}impact"),
-                format!(
-                    "impact must be 1 to {} under the criteria in force",
-                    self.impact_scale.len()
-                ),
+                format!("impact must be 1 to {} under the criteria in force", self.impact_scale.len()),
             ));
         }
         let score = u16::from(likelihood) * u16::from(impact);
@@ -185,12 +138,7 @@ impl RiskCriteria {
             .find(|band| (band.min_score..=band.max_score).contains(&score))
             .map(|band| band.level.clone())
             .unwrap_or_default();
-        Ok(Rating {
-            likelihood,
-            impact,
-            score,
-            level,
-        })
+        Ok(Rating { likelihood, impact, score, level })
     }
 }
 
@@ -209,12 +157,7 @@ pub struct CriteriaState {
 
 impl Default for CriteriaState {
     fn default() -> Self {
-        Self {
-            current: VersionedCriteria {
-                version: 0,
-                criteria: RiskCriteria::default(),
-            },
-        }
+        Self { current: VersionedCriteria { version: 0, criteria: RiskCriteria::default() } }
     }
 }
 
@@ -224,9 +167,7 @@ impl CriteriaState {
 
     /// Defines new criteria (admin only; the HTTP layer checks the scope).
     pub fn define(&self, criteria: RiskCriteria) -> Result<Vec<CriteriaEvent>, DomainError> {
-        Ok(vec![CriteriaEvent::RiskCriteriaDefined(
-            criteria.validate()?,
-        )])
+        Ok(vec![CriteriaEvent::RiskCriteriaDefined(criteria.validate()?)])
     }
 }
 
@@ -237,10 +178,7 @@ impl Aggregate for CriteriaState {
     fn apply(&mut self, event: &CriteriaEvent) {
         match event {
             CriteriaEvent::RiskCriteriaDefined(criteria) => {
-                self.current = VersionedCriteria {
-                    version: self.current.version + 1,
-                    criteria: criteria.clone(),
-                };
+                self.current = VersionedCriteria { version: self.current.version + 1, criteria: criteria.clone() };
             }
         }
     }
@@ -255,44 +193,23 @@ mod tests {
         let criteria = RiskCriteria::default().validate().unwrap();
         assert_eq!(
             criteria.rate("/", 4, 5).unwrap(),
-            Rating {
-                likelihood: 4,
-                impact: 5,
-                score: 20,
-                level: "critical".into()
-            }
+            Rating { likelihood: 4, impact: 5, score: 20, level: "critical".into() }
         );
         assert_eq!(criteria.rate("/", 1, 1).unwrap().level, "low");
-        assert_eq!(
-            criteria.rate("/", 6, 1).unwrap_err().code,
-            ErrorCode::LikelihoodOutOfScale
-        );
-        assert_eq!(
-            criteria.rate("/", 1, 0).unwrap_err().code,
-            ErrorCode::ImpactOutOfScale
-        );
+        assert_eq!(criteria.rate("/", 6, 1).unwrap_err().code, ErrorCode::LikelihoodOutOfScale);
+        assert_eq!(criteria.rate("/", 1, 0).unwrap_err().code, ErrorCode::ImpactOutOfScale);
     }
 
     #[test]
     fn bands_with_gaps_or_a_wrong_threshold_are_refused() {
         let mut gap = RiskCriteria::default();
         gap.level_bands[1].min_score = 6;
-        assert_eq!(
-            gap.validate().unwrap_err().code,
-            ErrorCode::InvalidRiskCriteria
-        );
-        let mut threshold = RiskCriteria::default();
-        threshold.acceptance_threshold = 26;
-        assert_eq!(
-            threshold.validate().unwrap_err().code,
-            ErrorCode::InvalidRiskCriteria
-        );
+        assert_eq!(gap.validate().unwrap_err().code, ErrorCode::InvalidRiskCriteria);
+        let threshold = RiskCriteria { acceptance_threshold: 26, ..RiskCriteria::default() };
+        assert_eq!(threshold.validate().unwrap_err().code, ErrorCode::InvalidRiskCriteria);
         let mut scale = RiskCriteria::default();
         scale.impact_scale[2].value = 7;
-        assert_eq!(
-            scale.validate().unwrap_err().pointer.as_deref(),
-            Some("/impact_scale/2/value")
-        );
+        assert_eq!(scale.validate().unwrap_err().pointer.as_deref(), Some("/impact_scale/2/value"));
     }
 
     #[test]

@@ -63,20 +63,12 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-            pointer: None,
-        }
+        Self { code, detail: detail.into(), pointer: None }
     }
 
     /// A refusal tied to one field of the request body (`pointer` is an RFC 6901 JSON pointer).
     pub fn at(code: ErrorCode, pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-            pointer: Some(pointer.into()),
-        }
+        Self { code, detail: detail.into(), pointer: Some(pointer.into()) }
     }
 
     pub fn kind(&self) -> ErrorKind {

@@ -39,27 +39,15 @@ pub enum NonconformityStatus {
 }
 
 impl NonconformitySource {
-    pub const NAMES: &'static [&'static str] = &[
-        "internal_audit",
-        "external_audit",
-        "incident",
-        "management_review",
-        "monitoring",
-        "complaint",
-        "other",
-    ];
+    pub const NAMES: &'static [&'static str] =
+        &["internal_audit", "external_audit", "incident", "management_review", "monitoring", "complaint", "other"];
 }
 impl Severity {
     pub const NAMES: &'static [&'static str] = &["major", "minor"];
 }
 impl NonconformityStatus {
-    pub const NAMES: &'static [&'static str] = &[
-        "open",
-        "actions_planned",
-        "awaiting_verification",
-        "verified",
-        "closed",
-    ];
+    pub const NAMES: &'static [&'static str] =
+        &["open", "actions_planned", "awaiting_verification", "verified", "closed"];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,10 +148,7 @@ impl Nonconformity {
 
     fn ensure_open(&self) -> Result<(), DomainError> {
         if self.status == NonconformityStatus::Closed {
-            return Err(DomainError::new(
-                ErrorCode::NonconformityClosed,
-                "the nonconformity is closed",
-            ));
+            return Err(DomainError::new(ErrorCode::NonconformityClosed, "the nonconformity is closed"));
         }
         Ok(())
     }
@@ -172,31 +157,18 @@ impl Nonconformity {
         self.actions.iter().all(|a| a.completion.is_some())
     }
 
-    pub fn raise(
-        &self,
-        command: NonconformityRaised,
-    ) -> Result<Vec<NonconformityEvent>, DomainError> {
+    pub fn raise(&self, command: NonconformityRaised) -> Result<Vec<NonconformityEvent>, DomainError> {
         Ok(vec![NonconformityEvent::NonconformityRaised(command)])
     }
 
-    pub fn record_correction(
-        &self,
-        description: String,
-    ) -> Result<Vec<NonconformityEvent>, DomainError> {
+    pub fn record_correction(&self, description: String) -> Result<Vec<NonconformityEvent>, DomainError> {
         self.ensure_open()?;
-        Ok(vec![NonconformityEvent::CorrectionRecorded(
-            CorrectionRecorded { description },
-        )])
+        Ok(vec![NonconformityEvent::CorrectionRecorded(CorrectionRecorded { description })])
     }
 
-    pub fn record_root_cause(
-        &self,
-        analysis: String,
-    ) -> Result<Vec<NonconformityEvent>, DomainError> {
+    pub fn record_root_cause(&self, analysis: String) -> Result<Vec<NonconformityEvent>, DomainError> {
         self.ensure_open()?;
-        Ok(vec![NonconformityEvent::RootCauseRecorded(
-            RootCauseRecorded { analysis },
-        )])
+        Ok(vec![NonconformityEvent::RootCauseRecorded(RootCauseRecorded { analysis })])
     }
 
     /// Plans corrective actions; `new_id` supplies each action's id (ids are not the domain's
@@ -207,10 +179,7 @@ impl Nonconformity {
         mut new_id: impl FnMut() -> Uuid,
     ) -> Result<Vec<NonconformityEvent>, DomainError> {
         self.ensure_open()?;
-        let major = self
-            .raised
-            .as_ref()
-            .is_some_and(|r| r.severity == Severity::Major);
+        let major = self.raised.as_ref().is_some_and(|r| r.severity == Severity::Major);
         if major && self.root_cause.is_none() {
             return Err(DomainError::new(
                 ErrorCode::RootCauseRequired,
@@ -218,11 +187,7 @@ impl Nonconformity {
             ));
         }
         if actions.is_empty() {
-            return Err(DomainError::at(
-                ErrorCode::ValidationFailed,
-                "/actions",
-                "at least one action is required",
-            ));
+            return Err(DomainError::at(ErrorCode::ValidationFailed, "/actions", "at least one action is required"));
         }
         Ok(actions
             .into_iter()
@@ -245,29 +210,23 @@ impl Nonconformity {
         actor: &Actor,
     ) -> Result<Vec<NonconformityEvent>, DomainError> {
         self.ensure_open()?;
-        let action = self
-            .actions
-            .iter()
-            .find(|a| a.plan.action_id == action_id)
-            .ok_or_else(|| {
-                DomainError::new(
-                    ErrorCode::CorrectiveActionNotFound,
-                    format!("no corrective action {action_id} on this nonconformity"),
-                )
-            })?;
+        let action = self.actions.iter().find(|a| a.plan.action_id == action_id).ok_or_else(|| {
+            DomainError::new(
+                ErrorCode::CorrectiveActionNotFound,
+                format!("no corrective action {action_id} on this nonconformity"),
+            )
+        })?;
         if action.completion.is_some() {
             return Err(DomainError::new(
                 ErrorCode::CorrectiveActionAlreadyCompleted,
                 "the action is already completed",
             ));
         }
-        Ok(vec![NonconformityEvent::CorrectiveActionCompleted(
-            CorrectiveActionCompleted {
-                action_id,
-                completed_by: actor.subject.clone(),
-                note,
-            },
-        )])
+        Ok(vec![NonconformityEvent::CorrectiveActionCompleted(CorrectiveActionCompleted {
+            action_id,
+            completed_by: actor.subject.clone(),
+            note,
+        })])
     }
 
     /// 10.2 d, with four eyes: nobody reviews the effectiveness of an action they owned.
@@ -279,10 +238,7 @@ impl Nonconformity {
     ) -> Result<Vec<NonconformityEvent>, DomainError> {
         self.ensure_open()?;
         if self.actions.is_empty() {
-            return Err(DomainError::new(
-                ErrorCode::NoCorrectiveActions,
-                "there are no corrective actions to review",
-            ));
+            return Err(DomainError::new(ErrorCode::NoCorrectiveActions, "there are no corrective actions to review"));
         }
         if !self.all_actions_completed() {
             return Err(DomainError::new(
@@ -299,20 +255,14 @@ impl Nonconformity {
                 ),
             ));
         }
-        Ok(vec![NonconformityEvent::EffectivenessReviewed(
-            EffectivenessReviewed {
-                effective,
-                reviewed_by: actor.subject.clone(),
-                note,
-            },
-        )])
+        Ok(vec![NonconformityEvent::EffectivenessReviewed(EffectivenessReviewed {
+            effective,
+            reviewed_by: actor.subject.clone(),
+            note,
+        })])
     }
 
-    pub fn close(
-        &self,
-        note: String,
-        actor: &Actor,
-    ) -> Result<Vec<NonconformityEvent>, DomainError> {
+    pub fn close(&self, note: String, actor: &Actor) -> Result<Vec<NonconformityEvent>, DomainError> {
         self.ensure_open()?;
         if !self.all_actions_completed() {
             return Err(DomainError::new(
@@ -326,12 +276,10 @@ impl Nonconformity {
                 "the corrective actions must be verified as effective before closing (10.2 d)",
             ));
         }
-        Ok(vec![NonconformityEvent::NonconformityClosed(
-            NonconformityClosed {
-                closed_by: actor.subject.clone(),
-                note,
-            },
-        )])
+        Ok(vec![NonconformityEvent::NonconformityClosed(NonconformityClosed {
+            closed_by: actor.subject.clone(),
+            note,
+        })])
     }
 
     fn status_after_actions_change(&self) -> NonconformityStatus {
@@ -355,26 +303,15 @@ impl Aggregate for Nonconformity {
                 self.raised = Some(raised.clone());
                 self.status = NonconformityStatus::Open;
             }
-            NonconformityEvent::CorrectionRecorded(correction) => {
-                self.correction = Some(correction.clone())
-            }
-            NonconformityEvent::RootCauseRecorded(root_cause) => {
-                self.root_cause = Some(root_cause.clone())
-            }
+            NonconformityEvent::CorrectionRecorded(correction) => self.correction = Some(correction.clone()),
+            NonconformityEvent::RootCauseRecorded(root_cause) => self.root_cause = Some(root_cause.clone()),
             NonconformityEvent::CorrectiveActionPlanned(planned) => {
-                self.actions.push(CorrectiveAction {
-                    plan: planned.clone(),
-                    completion: None,
-                });
+                self.actions.push(CorrectiveAction { plan: planned.clone(), completion: None });
                 self.effectiveness = None;
                 self.status = self.status_after_actions_change();
             }
             NonconformityEvent::CorrectiveActionCompleted(completed) => {
-                if let Some(action) = self
-                    .actions
-                    .iter_mut()
-                    .find(|a| a.plan.action_id == completed.action_id)
-                {
+                if let Some(action) = self.actions.iter_mut().find(|a| a.plan.action_id == completed.action_id) {
                     action.completion = Some(completed.clone());
                 }
                 self.status = self.status_after_actions_change();
@@ -382,11 +319,7 @@ impl Aggregate for Nonconformity {
             NonconformityEvent::EffectivenessReviewed(review) => {
                 self.effectiveness = Some(review.clone());
                 // Not effective sends the nonconformity back to planning: new actions are due.
-                self.status = if review.effective {
-                    NonconformityStatus::Verified
-                } else {
-                    NonconformityStatus::Open
-                };
+                self.status = if review.effective { NonconformityStatus::Verified } else { NonconformityStatus::Open };
             }
             NonconformityEvent::NonconformityClosed(closed) => {
                 self.closure = Some(closed.clone());
@@ -431,10 +364,7 @@ mod tests {
     }
 
     fn actor(subject: &str) -> Actor {
-        Actor {
-            subject: subject.into(),
-            is_admin: false,
-        }
+        Actor { subject: subject.into(), is_admin: false }
     }
 
     fn id() -> Uuid {
@@ -444,17 +374,12 @@ mod tests {
     #[test]
     fn a_major_nonconformity_needs_a_root_cause_before_actions() {
         let mut nc = given(&[raised(Severity::Major)]);
-        assert_eq!(
-            nc.plan_actions(vec![action("bob")], id).unwrap_err().code,
-            ErrorCode::RootCauseRequired
-        );
+        assert_eq!(nc.plan_actions(vec![action("bob")], id).unwrap_err().code, ErrorCode::RootCauseRequired);
         let events = nc.record_root_cause("no schedule".into()).unwrap();
         then(&mut nc, events);
         assert!(nc.plan_actions(vec![action("bob")], id).is_ok());
         // A minor one may plan at once.
-        assert!(given(&[raised(Severity::Minor)])
-            .plan_actions(vec![action("bob")], id)
-            .is_ok());
+        assert!(given(&[raised(Severity::Minor)]).plan_actions(vec![action("bob")], id).is_ok());
     }
 
     #[test]
@@ -462,35 +387,20 @@ mod tests {
         let mut nc = given(&[raised(Severity::Minor)]);
         let events = nc.plan_actions(vec![action("bob")], id).unwrap();
         then(&mut nc, events);
+        assert_eq!(nc.close(String::new(), &actor("carol")).unwrap_err().code, ErrorCode::CorrectiveActionsIncomplete);
         assert_eq!(
-            nc.close(String::new(), &actor("carol")).unwrap_err().code,
+            nc.review_effectiveness(true, String::new(), &actor("carol")).unwrap_err().code,
             ErrorCode::CorrectiveActionsIncomplete
         );
-        assert_eq!(
-            nc.review_effectiveness(true, String::new(), &actor("carol"))
-                .unwrap_err()
-                .code,
-            ErrorCode::CorrectiveActionsIncomplete
-        );
-        let events = nc
-            .complete_action(id(), "done".into(), &actor("bob"))
-            .unwrap();
+        let events = nc.complete_action(id(), "done".into(), &actor("bob")).unwrap();
         then(&mut nc, events);
-        assert_eq!(
-            nc.close(String::new(), &actor("carol")).unwrap_err().code,
-            ErrorCode::EffectivenessNotVerified
-        );
-        let events = nc
-            .review_effectiveness(true, String::new(), &actor("carol"))
-            .unwrap();
+        assert_eq!(nc.close(String::new(), &actor("carol")).unwrap_err().code, ErrorCode::EffectivenessNotVerified);
+        let events = nc.review_effectiveness(true, String::new(), &actor("carol")).unwrap();
         then(&mut nc, events);
         let events = nc.close("closed".into(), &actor("carol")).unwrap();
         then(&mut nc, events);
         assert_eq!(nc.status, NonconformityStatus::Closed);
-        assert_eq!(
-            nc.record_correction("late".into()).unwrap_err().code,
-            ErrorCode::NonconformityClosed
-        );
+        assert_eq!(nc.record_correction("late".into()).unwrap_err().code, ErrorCode::NonconformityClosed);
     }
 
     #[test]
@@ -498,14 +408,10 @@ mod tests {
         let mut nc = given(&[raised(Severity::Minor)]);
         let events = nc.plan_actions(vec![action("bob")], id).unwrap();
         then(&mut nc, events);
-        let events = nc
-            .complete_action(id(), String::new(), &actor("bob"))
-            .unwrap();
+        let events = nc.complete_action(id(), String::new(), &actor("bob")).unwrap();
         then(&mut nc, events);
         assert_eq!(
-            nc.review_effectiveness(true, String::new(), &actor("bob"))
-                .unwrap_err()
-                .code,
+            nc.review_effectiveness(true, String::new(), &actor("bob")).unwrap_err().code,
             ErrorCode::FourEyesViolation
         );
     }
@@ -515,22 +421,13 @@ mod tests {
         let mut nc = given(&[raised(Severity::Minor)]);
         let events = nc.plan_actions(vec![action("bob")], id).unwrap();
         then(&mut nc, events);
-        let events = nc
-            .complete_action(id(), String::new(), &actor("bob"))
-            .unwrap();
+        let events = nc.complete_action(id(), String::new(), &actor("bob")).unwrap();
         then(&mut nc, events);
-        let events = nc
-            .review_effectiveness(false, "still failing".into(), &actor("carol"))
-            .unwrap();
+        let events = nc.review_effectiveness(false, "still failing".into(), &actor("carol")).unwrap();
         then(&mut nc, events);
         assert_eq!(nc.status, NonconformityStatus::Open);
-        assert_eq!(
-            nc.close(String::new(), &actor("carol")).unwrap_err().code,
-            ErrorCode::EffectivenessNotVerified
-        );
-        let events = nc
-            .plan_actions(vec![action("dave")], || Uuid::from_u128(8))
-            .unwrap();
+        assert_eq!(nc.close(String::new(), &actor("carol")).unwrap_err().code, ErrorCode::EffectivenessNotVerified);
+        let events = nc.plan_actions(vec![action("dave")], || Uuid::from_u128(8)).unwrap();
         then(&mut nc, events);
         assert_eq!(nc.status, NonconformityStatus::ActionsPlanned);
     }
@@ -539,21 +436,15 @@ mod tests {
     fn unknown_or_completed_actions_are_refused() {
         let mut nc = given(&[raised(Severity::Minor)]);
         assert_eq!(
-            nc.complete_action(id(), String::new(), &actor("bob"))
-                .unwrap_err()
-                .code,
+            nc.complete_action(id(), String::new(), &actor("bob")).unwrap_err().code,
             ErrorCode::CorrectiveActionNotFound
         );
         let events = nc.plan_actions(vec![action("bob")], id).unwrap();
         then(&mut nc, events);
-        let events = nc
-            .complete_action(id(), String::new(), &actor("bob"))
-            .unwrap();
+        let events = nc.complete_action(id(), String::new(), &actor("bob")).unwrap();
         then(&mut nc, events);
         assert_eq!(
-            nc.complete_action(id(), String::new(), &actor("bob"))
-                .unwrap_err()
-                .code,
+            nc.complete_action(id(), String::new(), &actor("bob")).unwrap_err().code,
             ErrorCode::CorrectiveActionAlreadyCompleted
         );
     }
@@ -562,9 +453,7 @@ mod tests {
     fn review_needs_actions() {
         let nc = given(&[raised(Severity::Minor)]);
         assert_eq!(
-            nc.review_effectiveness(true, String::new(), &actor("c"))
-                .unwrap_err()
-                .code,
+            nc.review_effectiveness(true, String::new(), &actor("c")).unwrap_err().code,
             ErrorCode::NoCorrectiveActions
         );
     }

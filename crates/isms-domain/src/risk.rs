@@ -47,13 +47,7 @@ impl TreatmentOption {
     pub const NAMES: &'static [&'static str] = &["modify", "retain", "avoid", "share"];
 }
 impl RiskStatus {
-    pub const NAMES: &'static [&'static str] = &[
-        "identified",
-        "assessed",
-        "treatment_planned",
-        "accepted",
-        "closed",
-    ];
+    pub const NAMES: &'static [&'static str] = &["identified", "assessed", "treatment_planned", "accepted", "closed"];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,9 +156,7 @@ impl Risk {
     }
 
     pub fn owner(&self) -> &str {
-        self.identification
-            .as_ref()
-            .map_or("", |i| i.owner.as_str())
+        self.identification.as_ref().map_or("", |i| i.owner.as_str())
     }
 
     fn ensure_open(&self) -> Result<(), DomainError> {
@@ -184,19 +176,11 @@ impl Risk {
     /// Assesses (or reassesses) the risk. Reassessing a closed risk reopens it first, the one
     /// way back from closure; reassessing an open risk invalidates the earlier treatment
     /// decision and acceptance, which were made for the old rating.
-    pub fn assess(
-        &self,
-        command: AssessRisk,
-        criteria: &VersionedCriteria,
-    ) -> Result<Vec<RiskEvent>, DomainError> {
-        let rating = criteria
-            .criteria
-            .rate("/", command.likelihood, command.impact)?;
+    pub fn assess(&self, command: AssessRisk, criteria: &VersionedCriteria) -> Result<Vec<RiskEvent>, DomainError> {
+        let rating = criteria.criteria.rate("/", command.likelihood, command.impact)?;
         let mut events = Vec::with_capacity(2);
         if self.status == RiskStatus::Closed {
-            events.push(RiskEvent::RiskReopened(RiskReopened {
-                reason: "reassessed".to_owned(),
-            }));
+            events.push(RiskEvent::RiskReopened(RiskReopened { reason: "reassessed".to_owned() }));
         }
         events.push(RiskEvent::RiskAssessed(RiskAssessed {
             rating,
@@ -230,17 +214,15 @@ impl Risk {
             command.target_residual_likelihood,
             command.target_residual_impact,
         )?;
-        Ok(vec![RiskEvent::RiskTreatmentPlanned(
-            RiskTreatmentPlanned {
-                option: command.option,
-                controls: command.controls,
-                actions: command.actions,
-                owner: command.owner,
-                due_date: command.due_date,
-                residual,
-                criteria_version: criteria.version,
-            },
-        )])
+        Ok(vec![RiskEvent::RiskTreatmentPlanned(RiskTreatmentPlanned {
+            option: command.option,
+            controls: command.controls,
+            actions: command.actions,
+            owner: command.owner,
+            due_date: command.due_date,
+            residual,
+            criteria_version: criteria.version,
+        })])
     }
 
     /// 6.1.3 f: the risk owner (or an administrator) accepts the residual risk; a residual score
@@ -253,16 +235,9 @@ impl Risk {
     ) -> Result<Vec<RiskEvent>, DomainError> {
         self.ensure_open()?;
         if self.status == RiskStatus::Accepted {
-            return Err(DomainError::new(
-                ErrorCode::RiskAlreadyAccepted,
-                "the residual risk is already accepted",
-            ));
+            return Err(DomainError::new(ErrorCode::RiskAlreadyAccepted, "the residual risk is already accepted"));
         }
-        let Some(treatment) = self
-            .treatment
-            .as_ref()
-            .filter(|_| self.status == RiskStatus::TreatmentPlanned)
-        else {
+        let Some(treatment) = self.treatment.as_ref().filter(|_| self.status == RiskStatus::TreatmentPlanned) else {
             return Err(DomainError::new(
                 ErrorCode::RiskTreatmentNotDecided,
                 "residual risk can be accepted only after a treatment decision",
@@ -271,10 +246,7 @@ impl Risk {
         if actor.subject != self.owner() && !actor.is_admin {
             return Err(DomainError::new(
                 ErrorCode::RiskAcceptanceNotAuthorized,
-                format!(
-                    "only the risk owner '{}' or an administrator may accept the residual risk",
-                    self.owner()
-                ),
+                format!("only the risk owner '{}' or an administrator may accept the residual risk", self.owner()),
             ));
         }
         let threshold = criteria.criteria.acceptance_threshold;
@@ -289,15 +261,13 @@ impl Risk {
                 ),
             ));
         }
-        Ok(vec![RiskEvent::RiskResidualAccepted(
-            RiskResidualAccepted {
-                accepted_by: actor.subject.clone(),
-                residual_score: treatment.residual.score,
-                acceptance_threshold: threshold,
-                justification,
-                criteria_version: criteria.version,
-            },
-        )])
+        Ok(vec![RiskEvent::RiskResidualAccepted(RiskResidualAccepted {
+            accepted_by: actor.subject.clone(),
+            residual_score: treatment.residual.score,
+            acceptance_threshold: threshold,
+            justification,
+            criteria_version: criteria.version,
+        })])
     }
 
     pub fn close(&self, reason: String) -> Result<Vec<RiskEvent>, DomainError> {
@@ -349,10 +319,7 @@ mod tests {
     use crate::criteria::RiskCriteria;
 
     fn criteria() -> VersionedCriteria {
-        VersionedCriteria {
-            version: 3,
-            criteria: RiskCriteria::default(),
-        }
+        VersionedCriteria { version: 3, criteria: RiskCriteria::default() }
     }
 
     fn given(events: Vec<RiskEvent>) -> Risk {
@@ -376,16 +343,7 @@ mod tests {
 
     fn assessed(l: u8, i: u8) -> RiskEvent {
         let risk = given(vec![identified()]);
-        risk.assess(
-            AssessRisk {
-                likelihood: l,
-                impact: i,
-                rationale: "r".into(),
-            },
-            &criteria(),
-        )
-        .unwrap()
-        .remove(0)
+        risk.assess(AssessRisk { likelihood: l, impact: i, rationale: "r".into() }, &criteria()).unwrap().remove(0)
     }
 
     fn treatment(l: u8, i: u8) -> PlanTreatment {
@@ -402,38 +360,25 @@ mod tests {
 
     fn planned(l: u8, i: u8) -> RiskEvent {
         let risk = given(vec![identified(), assessed(4, 4)]);
-        risk.plan_treatment(treatment(l, i), &criteria())
-            .unwrap()
-            .remove(0)
+        risk.plan_treatment(treatment(l, i), &criteria()).unwrap().remove(0)
     }
 
     fn actor(subject: &str, is_admin: bool) -> Actor {
-        Actor {
-            subject: subject.into(),
-            is_admin,
-        }
+        Actor { subject: subject.into(), is_admin }
     }
 
     #[test]
     fn assessment_computes_score_level_and_records_the_criteria_version() {
-        let RiskEvent::RiskAssessed(assessed) = assessed(4, 5) else {
-            panic!()
-        };
+        let RiskEvent::RiskAssessed(assessed) = assessed(4, 5) else { panic!() };
         assert_eq!(
-            (
-                assessed.rating.score,
-                assessed.rating.level.as_str(),
-                assessed.criteria_version
-            ),
+            (assessed.rating.score, assessed.rating.level.as_str(), assessed.criteria_version),
             (20, "critical", 3)
         );
     }
 
     #[test]
     fn no_treatment_before_assessment() {
-        let err = given(vec![identified()])
-            .plan_treatment(treatment(1, 1), &criteria())
-            .unwrap_err();
+        let err = given(vec![identified()]).plan_treatment(treatment(1, 1), &criteria()).unwrap_err();
         assert_eq!(err.code, ErrorCode::RiskNotAssessed);
     }
 
@@ -441,22 +386,14 @@ mod tests {
     fn modify_needs_a_control() {
         let mut command = treatment(1, 1);
         command.controls.clear();
-        let err = given(vec![identified(), assessed(3, 3)])
-            .plan_treatment(command, &criteria())
-            .unwrap_err();
+        let err = given(vec![identified(), assessed(3, 3)]).plan_treatment(command, &criteria()).unwrap_err();
         assert_eq!(err.code, ErrorCode::TreatmentControlsRequired);
     }
 
     #[test]
     fn no_acceptance_before_a_treatment_decision() {
         let err = given(vec![identified(), assessed(2, 2)])
-            .accept_residual(
-                AcceptResidualRisk {
-                    justification: None,
-                },
-                &actor("alice", false),
-                &criteria(),
-            )
+            .accept_residual(AcceptResidualRisk { justification: None }, &actor("alice", false), &criteria())
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::RiskTreatmentNotDecided);
     }
@@ -464,19 +401,11 @@ mod tests {
     #[test]
     fn only_the_owner_or_an_admin_accepts() {
         let risk = given(vec![identified(), assessed(4, 4), planned(1, 2)]);
-        let command = || AcceptResidualRisk {
-            justification: None,
-        };
-        let err = risk
-            .accept_residual(command(), &actor("mallory", false), &criteria())
-            .unwrap_err();
+        let command = || AcceptResidualRisk { justification: None };
+        let err = risk.accept_residual(command(), &actor("mallory", false), &criteria()).unwrap_err();
         assert_eq!(err.code, ErrorCode::RiskAcceptanceNotAuthorized);
-        assert!(risk
-            .accept_residual(command(), &actor("alice", false), &criteria())
-            .is_ok());
-        assert!(risk
-            .accept_residual(command(), &actor("root", true), &criteria())
-            .is_ok());
+        assert!(risk.accept_residual(command(), &actor("alice", false), &criteria()).is_ok());
+        assert!(risk.accept_residual(command(), &actor("root", true), &criteria()).is_ok());
     }
 
     #[test]
@@ -484,22 +413,15 @@ mod tests {
         let risk = given(vec![identified(), assessed(4, 4), planned(3, 3)]);
         let err = risk
             .accept_residual(
-                AcceptResidualRisk {
-                    justification: Some("  ".into()),
-                },
+                AcceptResidualRisk { justification: Some("  ".into()) },
                 &actor("alice", false),
                 &criteria(),
             )
             .unwrap_err();
-        assert_eq!(
-            err.code,
-            ErrorCode::ResidualAboveThresholdNeedsJustification
-        );
+        assert_eq!(err.code, ErrorCode::ResidualAboveThresholdNeedsJustification);
         let events = risk
             .accept_residual(
-                AcceptResidualRisk {
-                    justification: Some("budget 2027".into()),
-                },
+                AcceptResidualRisk { justification: Some("budget 2027".into()) },
                 &actor("alice", false),
                 &criteria(),
             )
@@ -509,45 +431,18 @@ mod tests {
 
     #[test]
     fn a_closed_risk_takes_no_command_but_a_reopening_reassessment() {
-        let risk = given(vec![
-            identified(),
-            assessed(4, 4),
-            RiskEvent::RiskClosed(RiskClosed {
-                reason: "gone".into(),
-            }),
-        ]);
+        let risk =
+            given(vec![identified(), assessed(4, 4), RiskEvent::RiskClosed(RiskClosed { reason: "gone".into() })]);
+        assert_eq!(risk.plan_treatment(treatment(1, 1), &criteria()).unwrap_err().code, ErrorCode::RiskClosed);
+        assert_eq!(risk.close("again".into()).unwrap_err().code, ErrorCode::RiskClosed);
         assert_eq!(
-            risk.plan_treatment(treatment(1, 1), &criteria())
+            risk.accept_residual(AcceptResidualRisk { justification: None }, &actor("alice", true), &criteria())
                 .unwrap_err()
                 .code,
             ErrorCode::RiskClosed
         );
-        assert_eq!(
-            risk.close("again".into()).unwrap_err().code,
-            ErrorCode::RiskClosed
-        );
-        assert_eq!(
-            risk.accept_residual(
-                AcceptResidualRisk {
-                    justification: None
-                },
-                &actor("alice", true),
-                &criteria()
-            )
-            .unwrap_err()
-            .code,
-            ErrorCode::RiskClosed
-        );
-        let events = risk
-            .assess(
-                AssessRisk {
-                    likelihood: 2,
-                    impact: 2,
-                    rationale: String::new(),
-                },
-                &criteria(),
-            )
-            .unwrap();
+        let events =
+            risk.assess(AssessRisk { likelihood: 2, impact: 2, rationale: String::new() }, &criteria()).unwrap();
         assert!(matches!(events[0], RiskEvent::RiskReopened(_)));
         let reopened = given([vec![identified()], events].concat());
         assert_eq!(reopened.status, RiskStatus::Assessed);
@@ -557,42 +452,23 @@ mod tests {
     fn reassessment_invalidates_an_earlier_acceptance() {
         let mut risk = given(vec![identified(), assessed(4, 4), planned(1, 1)]);
         for e in risk
-            .accept_residual(
-                AcceptResidualRisk {
-                    justification: None,
-                },
-                &actor("alice", false),
-                &criteria(),
-            )
+            .accept_residual(AcceptResidualRisk { justification: None }, &actor("alice", false), &criteria())
             .unwrap()
         {
             risk.apply(&e);
         }
         assert_eq!(risk.status, RiskStatus::Accepted);
         risk.apply(&assessed(5, 5));
-        assert_eq!(
-            (risk.status, risk.acceptance.is_none()),
-            (RiskStatus::Assessed, true)
-        );
+        assert_eq!((risk.status, risk.acceptance.is_none()), (RiskStatus::Assessed, true));
     }
 
     #[test]
     fn events_serialize_with_their_type_name_apart_from_the_payload() {
-        let value =
-            serde_json::to_value(RiskEvent::RiskClosed(RiskClosed { reason: "x".into() })).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({"event_type": "RiskClosed", "data": {"reason": "x"}})
-        );
+        let value = serde_json::to_value(RiskEvent::RiskClosed(RiskClosed { reason: "x".into() })).unwrap();
+        assert_eq!(value, serde_json::json!({"event_type": "RiskClosed", "data": {"reason": "x"}}));
         let names: Vec<String> = [RiskKind::Risk, RiskKind::Opportunity]
             .iter()
-            .map(|k| {
-                serde_json::to_value(k)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
+            .map(|k| serde_json::to_value(k).unwrap().as_str().unwrap().to_owned())
             .collect();
         assert_eq!(names, RiskKind::NAMES);
     }

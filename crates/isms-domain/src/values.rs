@@ -9,18 +9,10 @@ use crate::error::{DomainError, ErrorCode};
 pub fn required_line(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(DomainError::at(
-            ErrorCode::ValidationFailed,
-            pointer,
-            "must not be empty",
-        ));
+        return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(DomainError::at(
-            ErrorCode::ValidationFailed,
-            pointer,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, format!("must be at most {max} characters")));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(DomainError::at(
@@ -35,11 +27,7 @@ pub fn required_line(pointer: &str, value: &str, max: usize) -> Result<String, D
 /// A free text (description, rationale): may be multi-line, at most `max` characters.
 pub fn free_text(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
     if value.chars().count() > max {
-        return Err(DomainError::at(
-            ErrorCode::ValidationFailed,
-            pointer,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, format!("must be at most {max} characters")));
     }
     Ok(value.trim().to_owned())
 }
@@ -48,11 +36,7 @@ pub fn free_text(pointer: &str, value: &str, max: usize) -> Result<String, Domai
 pub fn required_text(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
     let text = free_text(pointer, value, max)?;
     if text.is_empty() {
-        return Err(DomainError::at(
-            ErrorCode::ValidationFailed,
-            pointer,
-            "must not be empty",
-        ));
+        return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, "must not be empty"));
     }
     Ok(text)
 }
@@ -88,22 +72,14 @@ impl ControlRef {
         let body = raw.trim();
         let body = body.strip_prefix("A.").unwrap_or(body);
         let (theme, number) = body.split_once('.').ok_or_else(invalid)?;
-        let well_formed = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 2
-                && !s.starts_with('0')
-                && s.bytes().all(|b| b.is_ascii_digit())
-        };
+        let well_formed =
+            |s: &str| !s.is_empty() && s.len() <= 2 && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit());
         if !well_formed(theme) || !well_formed(number) {
             return Err(invalid());
         }
         let theme: u8 = theme.parse().map_err(|_| invalid())?;
         let number: u8 = number.parse().map_err(|_| invalid())?;
-        let size = Self::THEME_SIZES
-            .iter()
-            .find(|(t, _)| *t == theme)
-            .map(|(_, size)| *size)
-            .ok_or_else(invalid)?;
+        let size = Self::THEME_SIZES.iter().find(|(t, _)| *t == theme).map(|(_, size)| *size).ok_or_else(invalid)?;
         if number == 0 || number > size {
             return Err(invalid());
         }
@@ -124,9 +100,7 @@ mod tests {
         for ok in ["5.1", "5.37", "6.8", "7.14", "8.34", "A.8.8", " 5.15 "] {
             assert!(ControlRef::parse("/c", ok).is_ok(), "{ok} should parse");
         }
-        for bad in [
-            "5.38", "4.1", "9.1", "6.9", "8.0", "05.1", "5.", ".5", "5-1", "A.5", "", "5.1.1",
-        ] {
+        for bad in ["5.38", "4.1", "9.1", "6.9", "8.0", "05.1", "5.", ".5", "5-1", "A.5", "", "5.1.1"] {
             let err = ControlRef::parse("/c", bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidControlReference, "{bad}");
         }

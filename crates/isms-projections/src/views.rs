@@ -268,7 +268,10 @@ impl NonconformityRecord {
                 reviewed_by: e.reviewed_by.clone(),
                 note: e.note.clone(),
             }),
-            closure: state.closure.as_ref().map(|c| ClosureView { closed_by: c.closed_by.clone(), note: c.note.clone() }),
+            closure: state
+                .closure
+                .as_ref()
+                .map(|c| ClosureView { closed_by: c.closed_by.clone(), note: c.note.clone() }),
             version: entry.version,
             position: entry.position,
             created_at: entry.created_at,
@@ -314,7 +317,9 @@ pub struct RiskCriteriaBody {
 
 impl From<RiskCriteriaBody> for RiskCriteria {
     fn from(body: RiskCriteriaBody) -> Self {
-        let scale = |levels: Vec<ScaleLevelBody>| levels.into_iter().map(|l| ScaleLevel { value: l.value, label: l.label }).collect();
+        let scale = |levels: Vec<ScaleLevelBody>| {
+            levels.into_iter().map(|l| ScaleLevel { value: l.value, label: l.label }).collect()
+        };
         RiskCriteria {
             likelihood_scale: scale(body.likelihood_scale),
             impact_scale: scale(body.impact_scale),

@@ -53,9 +53,6 @@ mod tests {
     #[test]
     fn keys_are_sorted_at_every_depth_without_whitespace() {
         let value = serde_json::json!({"b": 1, "a": {"d": [true, null, "x\"y"], "c": -2}});
-        assert_eq!(
-            canonical_json(&value),
-            br#"{"a":{"c":-2,"d":[true,null,"x\"y"]},"b":1}"#.to_vec()
-        );
+        assert_eq!(canonical_json(&value), br#"{"a":{"c":-2,"d":[true,null,"x\"y"]},"b":1}"#.to_vec());
     }
 }

@@ -50,24 +50,13 @@ pub fn verify_chain(
     tenant: &TenantId,
     mark: Option<&VerifiedMark>,
 ) -> Result<Result<VerifyReport, ChainError>, StoreError> {
-    let broken = |position, reason: String| {
-        Ok(Err(ChainError {
-            tenant: tenant.to_string(),
-            position,
-            reason,
-        }))
-    };
+    let broken = |position, reason: String| Ok(Err(ChainError { tenant: tenant.to_string(), position, reason }));
     let (mut position, mut prev_hash, mut recorded_at) = match mark {
         Some(mark) if mark.position > 0 => match storage.event(tenant, mark.position)? {
             Some(event) if event.hash == mark.hash && envelope_hash(&event) == event.hash => {
                 (mark.position, event.hash, Some(event.recorded_at))
             }
-            Some(_) => {
-                return broken(
-                    mark.position,
-                    "event differs from the one verified earlier".into(),
-                )
-            }
+            Some(_) => return broken(mark.position, "event differs from the one verified earlier".into()),
             None => return broken(mark.position, "event verified earlier is missing".into()),
         },
         _ => (0, GENESIS_HASH.to_owned(), None),
@@ -83,22 +72,13 @@ pub fn verify_chain(
         for event in &events {
             let expected = position + 1;
             if event.position != expected {
-                return broken(
-                    expected,
-                    format!("missing event (next stored position is {})", event.position),
-                );
+                return broken(expected, format!("missing event (next stored position is {})", event.position));
             }
             if event.tenant != *tenant {
-                return broken(
-                    expected,
-                    format!("event belongs to tenant '{}'", event.tenant),
-                );
+                return broken(expected, format!("event belongs to tenant '{}'", event.tenant));
             }
             if event.prev_hash != prev_hash {
-                return broken(
-                    expected,
-                    "prev_hash does not match the previous event's hash".into(),
-                );
+                return broken(expected, "prev_hash does not match the previous event's hash".into());
             }
             if envelope_hash(event) != event.hash {
                 return broken(expected, "hash does not match the event's content".into());
@@ -113,11 +93,7 @@ pub fn verify_chain(
         }
     }
     Ok(Ok(VerifyReport {
-        head: ChainHead {
-            position,
-            hash: prev_hash,
-            recorded_at,
-        },
+        head: ChainHead { position, hash: prev_hash, recorded_at },
         verified_from,
         events_checked: checked,
     }))
@@ -132,11 +108,7 @@ pub fn verify_all(
 ) -> Result<Result<Vec<(TenantId, VerifyReport)>, ChainError>, StoreError> {
     let mut reports = Vec::new();
     for tenant in storage.tenants()? {
-        let mark = if full {
-            None
-        } else {
-            storage.verified_mark(&tenant)?
-        };
+        let mark = if full { None } else { storage.verified_mark(&tenant)? };
         match verify_chain(storage, &tenant, mark.as_ref())? {
             Ok(report) => {
                 if !full && report.events_checked > 0 {

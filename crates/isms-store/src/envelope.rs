@@ -21,9 +21,7 @@ impl TenantId {
     pub fn parse(raw: &str) -> Result<Self, StoreError> {
         let valid = !raw.is_empty()
             && raw.len() <= 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
             && raw.as_bytes()[0].is_ascii_alphanumeric();
         if valid {
             Ok(Self(raw.to_owned()))
@@ -54,10 +52,7 @@ pub struct StreamRef {
 
 impl StreamRef {
     pub fn new(stream_type: impl Into<String>, stream_id: impl Into<String>) -> Self {
-        Self {
-            stream_type: stream_type.into(),
-            stream_id: stream_id.into(),
-        }
+        Self { stream_type: stream_type.into(), stream_id: stream_id.into() }
     }
 }
 
@@ -180,9 +175,7 @@ pub struct VerifiedMark {
 pub enum StoreError {
     #[error("storage I/O failed: {0}")]
     Io(String),
-    #[error(
-        "the data directory {0} is in use by another process (is `isms serve` running on it?)"
-    )]
+    #[error("the data directory {0} is in use by another process (is `isms serve` running on it?)")]
     Locked(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -196,10 +189,7 @@ pub enum StoreError {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError {
     #[error("expected stream version {expected:?} but it is at {actual}")]
-    Conflict {
-        expected: ExpectedVersion,
-        actual: u64,
-    },
+    Conflict { expected: ExpectedVersion, actual: u64 },
     #[error("idempotency key '{0}' is already recorded for this caller")]
     DuplicateIdempotencyKey(String),
     #[error(transparent)]

@@ -19,9 +19,8 @@ mod writer;
 pub use canonical::canonical_json;
 pub use chain::{verify_chain, ChainError, VerifyReport, GENESIS_HASH};
 pub use envelope::{
-    AppendError, AppendRequest, Appended, ChainHead, CommandMeta, Envelope, ExpectedVersion,
-    IdempotencyClaim, IdempotencyRecord, NewEvent, Position, StoreError, StreamRef, TenantId,
-    VerifiedMark,
+    AppendError, AppendRequest, Appended, ChainHead, CommandMeta, Envelope, ExpectedVersion, IdempotencyClaim,
+    IdempotencyRecord, NewEvent, Position, StoreError, StreamRef, TenantId, VerifiedMark,
 };
 pub use memory::MemoryStorage;
 pub use sled_storage::SledStorage;
@@ -52,30 +51,16 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> Result<Vec<Envelope>, StoreError>;
 
     /// Up to `limit` events of the tenant with position greater than `after`.
-    fn read_all(
-        &self,
-        tenant: &TenantId,
-        after: Position,
-        limit: usize,
-    ) -> Result<Vec<Envelope>, StoreError>;
+    fn read_all(&self, tenant: &TenantId, after: Position, limit: usize) -> Result<Vec<Envelope>, StoreError>;
 
     /// The last position recorded at or before `at` (0 when none).
-    fn position_at(
-        &self,
-        tenant: &TenantId,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Position, StoreError>;
+    fn position_at(&self, tenant: &TenantId, at: chrono::DateTime<chrono::Utc>) -> Result<Position, StoreError>;
 
     /// The tenant's chain head: last position and hash (position 0 and the genesis hash when empty).
     fn head(&self, tenant: &TenantId) -> Result<ChainHead, StoreError>;
 
     /// The recorded outcome of an earlier command with this idempotency key, if any.
-    fn idempotency(
-        &self,
-        tenant: &TenantId,
-        actor: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    fn idempotency(&self, tenant: &TenantId, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// The last position verified at start-up (or by `verify`).
     fn verified(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError>;

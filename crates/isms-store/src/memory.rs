@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use crate::envelope::{
-    Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark,
-};
+use crate::envelope::{Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark};
 use crate::storage::{CommitBatch, Storage};
 
 #[derive(Default)]
@@ -27,15 +25,11 @@ impl MemoryStorage {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
-        self.tables
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tables.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
-        self.tables
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tables.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -43,56 +37,29 @@ impl Storage for MemoryStorage {
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let mut tables = self.write();
         for event in &batch.events {
-            tables
-                .events
-                .insert((event.tenant.clone(), event.position), event.clone());
+            tables.events.insert((event.tenant.clone(), event.position), event.clone());
             let stream = StreamRef::new(event.stream_type.clone(), event.stream_id.clone());
-            tables
-                .streams
-                .entry((event.tenant.clone(), stream))
-                .or_default()
-                .push(event.position);
+            tables.streams.entry((event.tenant.clone(), stream)).or_default().push(event.position);
         }
         for (tenant, actor, record) in &batch.idempotency {
-            tables.idempotency.insert(
-                (tenant.clone(), actor.clone(), record.key.clone()),
-                record.clone(),
-            );
+            tables.idempotency.insert((tenant.clone(), actor.clone(), record.key.clone()), record.clone());
         }
         Ok(())
     }
 
     fn stream_version(&self, tenant: &TenantId, stream: &StreamRef) -> Result<u64, StoreError> {
-        Ok(self
-            .read()
-            .streams
-            .get(&(tenant.clone(), stream.clone()))
-            .map_or(0, |p| p.len() as u64))
+        Ok(self.read().streams.get(&(tenant.clone(), stream.clone())).map_or(0, |p| p.len() as u64))
     }
 
-    fn stream_positions(
-        &self,
-        tenant: &TenantId,
-        stream: &StreamRef,
-    ) -> Result<Vec<Position>, StoreError> {
-        Ok(self
-            .read()
-            .streams
-            .get(&(tenant.clone(), stream.clone()))
-            .cloned()
-            .unwrap_or_default())
+    fn stream_positions(&self, tenant: &TenantId, stream: &StreamRef) -> Result<Vec<Position>, StoreError> {
+        Ok(self.read().streams.get(&(tenant.clone(), stream.clone())).cloned().unwrap_or_default())
     }
 
     fn event(&self, tenant: &TenantId, position: Position) -> Result<Option<Envelope>, StoreError> {
         Ok(self.read().events.get(&(tenant.clone(), position)).cloned())
     }
 
-    fn events_after(
-        &self,
-        tenant: &TenantId,
-        after: Position,
-        limit: usize,
-    ) -> Result<Vec<Envelope>, StoreError> {
+    fn events_after(&self, tenant: &TenantId, after: Position, limit: usize) -> Result<Vec<Envelope>, StoreError> {
         let tables = self.read();
         Ok(tables
             .events
@@ -112,23 +79,13 @@ impl Storage for MemoryStorage {
     }
 
     fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
-        let mut tenants: Vec<TenantId> =
-            self.read().events.keys().map(|(t, _)| t.clone()).collect();
+        let mut tenants: Vec<TenantId> = self.read().events.keys().map(|(t, _)| t.clone()).collect();
         tenants.dedup();
         Ok(tenants)
     }
 
-    fn idempotency(
-        &self,
-        tenant: &TenantId,
-        actor: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(self
-            .read()
-            .idempotency
-            .get(&(tenant.clone(), actor.to_owned(), key.to_owned()))
-            .cloned())
+    fn idempotency(&self, tenant: &TenantId, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.read().idempotency.get(&(tenant.clone(), actor.to_owned(), key.to_owned())).cloned())
     }
 
     fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {

@@ -18,9 +18,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::envelope::{
-    Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark,
-};
+use crate::envelope::{Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark};
 use crate::storage::{CommitBatch, Storage};
 
 const EVENT: u8 = b'E';
@@ -50,8 +48,7 @@ impl Key {
     fn part(mut self, part: &str) -> Self {
         let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
         self.0.extend_from_slice(&len.to_be_bytes());
-        self.0
-            .extend_from_slice(&part.as_bytes()[..usize::from(len)]);
+        self.0.extend_from_slice(&part.as_bytes()[..usize::from(len)]);
         self
     }
     fn number(mut self, n: u64) -> Self {
@@ -61,10 +58,7 @@ impl Key {
 }
 
 fn stream_prefix(tenant: &TenantId, stream: &StreamRef) -> Key {
-    Key::new(STREAM)
-        .part(tenant.as_str())
-        .part(&stream.stream_type)
-        .part(&stream.stream_id)
+    Key::new(STREAM).part(tenant.as_str()).part(&stream.stream_type).part(&stream.stream_id)
 }
 
 fn trailing_number(key: &[u8]) -> Result<u64, StoreError> {
@@ -76,35 +70,26 @@ fn trailing_number(key: &[u8]) -> Result<u64, StoreError> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Corrupt(format!("undecodable {what}: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("undecodable {what}: {e}")))
 }
 
 impl SledStorage {
     /// Opens (or creates) the database in `dir`. Fails with [`StoreError::Locked`] when another
     /// process has it open.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
         let db = sled::Config::new().path(dir).open().map_err(|e| {
             let text = e.to_string();
             if text.contains("could not acquire lock") {
                 StoreError::Locked(dir.display().to_string())
             } else {
-                io(format!(
-                    "cannot open the event log in {}: {text}",
-                    dir.display()
-                ))
+                io(format!("cannot open the event log in {}: {text}", dir.display()))
             }
         })?;
         let data_file = File::open(dir.join("db")).map_err(io)?;
         // New files were created: make their directory entries durable too.
         File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-        Ok(Self {
-            db,
-            data_file: Mutex::new(data_file),
-            path: dir.to_owned(),
-        })
+        Ok(Self { db, data_file: Mutex::new(data_file), path: dir.to_owned() })
     }
 
     pub fn path(&self) -> &Path {
@@ -123,18 +108,10 @@ impl Storage for SledStorage {
         let mut write = sled::Batch::default();
         for event in &batch.events {
             let bytes = serde_json::to_vec(event).map_err(io)?;
-            write.insert(
-                Key::new(EVENT)
-                    .part(event.tenant.as_str())
-                    .number(event.position)
-                    .0,
-                bytes,
-            );
+            write.insert(Key::new(EVENT).part(event.tenant.as_str()).number(event.position).0, bytes);
             let stream = StreamRef::new(event.stream_type.clone(), event.stream_id.clone());
             write.insert(
-                stream_prefix(&event.tenant, &stream)
-                    .number(event.version)
-                    .0,
+                stream_prefix(&event.tenant, &stream).number(event.version).0,
                 &event.position.to_be_bytes()[..],
             );
             if event.position == 1 {
@@ -143,35 +120,20 @@ impl Storage for SledStorage {
         }
         for (tenant, actor, record) in &batch.idempotency {
             let bytes = serde_json::to_vec(record).map_err(io)?;
-            write.insert(
-                Key::new(IDEMPOTENCY)
-                    .part(tenant.as_str())
-                    .part(actor)
-                    .part(&record.key)
-                    .0,
-                bytes,
-            );
+            write.insert(Key::new(IDEMPOTENCY).part(tenant.as_str()).part(actor).part(&record.key).0, bytes);
         }
         self.db.apply_batch(write).map_err(io)?;
         self.make_durable()
     }
 
     fn stream_version(&self, tenant: &TenantId, stream: &StreamRef) -> Result<u64, StoreError> {
-        match self
-            .db
-            .scan_prefix(stream_prefix(tenant, stream).0)
-            .next_back()
-        {
+        match self.db.scan_prefix(stream_prefix(tenant, stream).0).next_back() {
             Some(entry) => trailing_number(&entry.map_err(io)?.0),
             None => Ok(0),
         }
     }
 
-    fn stream_positions(
-        &self,
-        tenant: &TenantId,
-        stream: &StreamRef,
-    ) -> Result<Vec<Position>, StoreError> {
+    fn stream_positions(&self, tenant: &TenantId, stream: &StreamRef) -> Result<Vec<Position>, StoreError> {
         self.db
             .scan_prefix(stream_prefix(tenant, stream).0)
             .values()
@@ -180,31 +142,16 @@ impl Storage for SledStorage {
     }
 
     fn event(&self, tenant: &TenantId, position: Position) -> Result<Option<Envelope>, StoreError> {
-        match self
-            .db
-            .get(Key::new(EVENT).part(tenant.as_str()).number(position).0)
-            .map_err(io)?
-        {
+        match self.db.get(Key::new(EVENT).part(tenant.as_str()).number(position).0).map_err(io)? {
             Some(bytes) => Ok(Some(decode("event", &bytes)?)),
             None => Ok(None),
         }
     }
 
-    fn events_after(
-        &self,
-        tenant: &TenantId,
-        after: Position,
-        limit: usize,
-    ) -> Result<Vec<Envelope>, StoreError> {
+    fn events_after(&self, tenant: &TenantId, after: Position, limit: usize) -> Result<Vec<Envelope>, StoreError> {
         let prefix = Key::new(EVENT).part(tenant.as_str());
-        let start = Key::new(EVENT)
-            .part(tenant.as_str())
-            .number(after.saturating_add(1))
-            .0;
-        let end = Key::new(EVENT)
-            .part(tenant.as_str())
-            .number(Position::MAX)
-            .0;
+        let start = Key::new(EVENT).part(tenant.as_str()).number(after.saturating_add(1)).0;
+        let end = Key::new(EVENT).part(tenant.as_str()).number(Position::MAX).0;
         let mut events = Vec::with_capacity(limit.min(4096));
         for entry in self.db.range(start..=end).take(limit) {
             let (key, value) = entry.map_err(io)?;
@@ -215,11 +162,7 @@ impl Storage for SledStorage {
     }
 
     fn last_event(&self, tenant: &TenantId) -> Result<Option<Envelope>, StoreError> {
-        match self
-            .db
-            .scan_prefix(Key::new(EVENT).part(tenant.as_str()).0)
-            .next_back()
-        {
+        match self.db.scan_prefix(Key::new(EVENT).part(tenant.as_str()).0).next_back() {
             Some(entry) => Ok(Some(decode("event", &entry.map_err(io)?.1)?)),
             None => Ok(None),
         }
@@ -231,42 +174,21 @@ impl Storage for SledStorage {
             .keys()
             .map(|key| {
                 let key = key.map_err(io)?;
-                let name = key
-                    .get(3..)
-                    .ok_or_else(|| StoreError::Corrupt("tenant key too short".into()))?;
+                let name = key.get(3..).ok_or_else(|| StoreError::Corrupt("tenant key too short".into()))?;
                 TenantId::parse(&String::from_utf8_lossy(name))
             })
             .collect()
     }
 
-    fn idempotency(
-        &self,
-        tenant: &TenantId,
-        actor: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        match self
-            .db
-            .get(
-                Key::new(IDEMPOTENCY)
-                    .part(tenant.as_str())
-                    .part(actor)
-                    .part(key)
-                    .0,
-            )
-            .map_err(io)?
-        {
+    fn idempotency(&self, tenant: &TenantId, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        match self.db.get(Key::new(IDEMPOTENCY).part(tenant.as_str()).part(actor).part(key).0).map_err(io)? {
             Some(bytes) => Ok(Some(decode("idempotency record", &bytes)?)),
             None => Ok(None),
         }
     }
 
     fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
-        match self
-            .db
-            .get(Key::new(VERIFIED).part(tenant.as_str()).0)
-            .map_err(io)?
-        {
+        match self.db.get(Key::new(VERIFIED).part(tenant.as_str()).0).map_err(io)? {
             Some(bytes) => Ok(Some(decode("verified mark", &bytes)?)),
             None => Ok(None),
         }
@@ -274,9 +196,7 @@ impl Storage for SledStorage {
 
     fn set_verified_mark(&self, tenant: &TenantId, mark: &VerifiedMark) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(mark).map_err(io)?;
-        self.db
-            .insert(Key::new(VERIFIED).part(tenant.as_str()).0, bytes)
-            .map_err(io)?;
+        self.db.insert(Key::new(VERIFIED).part(tenant.as_str()).0, bytes).map_err(io)?;
         self.make_durable()
     }
 }

@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use crate::chain::{envelope_hash, GENESIS_HASH};
 use crate::envelope::{
-    AppendError, AppendRequest, Appended, ChainHead, Envelope, ExpectedVersion, IdempotencyRecord,
-    Position, StoreError, StreamRef, TenantId, VerifiedMark,
+    AppendError, AppendRequest, Appended, ChainHead, Envelope, ExpectedVersion, IdempotencyRecord, Position,
+    StoreError, StreamRef, TenantId, VerifiedMark,
 };
 use crate::storage::{CommitBatch, Storage};
 use crate::{BoxFuture, EventStore};
@@ -40,10 +40,7 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self {
-            max_batch_requests: 1024,
-            queue_depth: 8192,
-        }
+        Self { max_batch_requests: 1024, queue_depth: 8192 }
     }
 }
 
@@ -75,11 +72,7 @@ impl GroupCommitStore {
             if let Some(last) = storage.last_event(&tenant)? {
                 initial.insert(
                     tenant,
-                    ChainHead {
-                        position: last.position,
-                        hash: last.hash,
-                        recorded_at: Some(last.recorded_at),
-                    },
+                    ChainHead { position: last.position, hash: last.hash, recorded_at: Some(last.recorded_at) },
                 );
             }
         }
@@ -109,19 +102,13 @@ impl GroupCommitStore {
 
     /// Why the writer stopped accepting writes, if it did.
     pub fn failure(&self) -> Option<String> {
-        self.failure
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.failure.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Stops taking new appends, lets the writer finish every queued one (durably), and waits
     /// for it. Used on graceful shutdown.
     pub fn shutdown(&self) {
-        self.sender
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        self.sender.write().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
         }
@@ -132,11 +119,7 @@ impl GroupCommitStore {
     }
 
     fn durable_position(&self, tenant: &TenantId) -> Position {
-        self.heads
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(tenant)
-            .map_or(0, |h| h.position)
+        self.heads.read().unwrap_or_else(|p| p.into_inner()).get(tenant).map_or(0, |h| h.position)
     }
 }
 
@@ -148,33 +131,21 @@ impl Drop for GroupCommitStore {
 
 impl EventStore for GroupCommitStore {
     fn append(&self, request: AppendRequest) -> BoxFuture<Result<Appended, AppendError>> {
-        let sender = self
-            .sender
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let sender = self.sender.read().unwrap_or_else(|p| p.into_inner()).clone();
         Box::pin(async move {
             if request.events.is_empty() {
-                return Err(
-                    StoreError::InvalidInput("an append needs at least one event".into()).into(),
-                );
+                return Err(StoreError::InvalidInput("an append needs at least one event".into()).into());
             }
             if request.stream.stream_type.is_empty() || request.stream.stream_id.is_empty() {
-                return Err(StoreError::InvalidInput(
-                    "stream type and id must not be empty".into(),
-                )
-                .into());
+                return Err(StoreError::InvalidInput("stream type and id must not be empty".into()).into());
             }
-            let sender = sender
-                .ok_or_else(|| StoreError::WriterFailed("the store is shutting down".into()))?;
+            let sender = sender.ok_or_else(|| StoreError::WriterFailed("the store is shutting down".into()))?;
             let (reply, answer) = oneshot::channel();
             sender
                 .send(Job { request, reply })
                 .await
                 .map_err(|_| StoreError::WriterFailed("the writer has stopped".into()))?;
-            answer.await.map_err(|_| {
-                StoreError::WriterFailed("the writer stopped before answering".into())
-            })?
+            answer.await.map_err(|_| StoreError::WriterFailed("the writer stopped before answering".into()))?
         })
     }
 
@@ -184,30 +155,22 @@ impl EventStore for GroupCommitStore {
         stream: &StreamRef,
         up_to: Option<Position>,
     ) -> Result<Vec<Envelope>, StoreError> {
-        let limit = up_to
-            .unwrap_or(Position::MAX)
-            .min(self.durable_position(tenant));
+        let limit = up_to.unwrap_or(Position::MAX).min(self.durable_position(tenant));
         let mut events = Vec::new();
         for position in self.storage.stream_positions(tenant, stream)? {
             if position > limit {
                 break;
             }
-            let event = self.storage.event(tenant, position)?.ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "stream index points at missing position {position}"
-                ))
-            })?;
+            let event = self
+                .storage
+                .event(tenant, position)?
+                .ok_or_else(|| StoreError::Corrupt(format!("stream index points at missing position {position}")))?;
             events.push(event);
         }
         Ok(events)
     }
 
-    fn read_all(
-        &self,
-        tenant: &TenantId,
-        after: Position,
-        limit: usize,
-    ) -> Result<Vec<Envelope>, StoreError> {
+    fn read_all(&self, tenant: &TenantId, after: Position, limit: usize) -> Result<Vec<Envelope>, StoreError> {
         let durable = self.durable_position(tenant);
         if after >= durable {
             return Ok(Vec::new());
@@ -236,30 +199,16 @@ impl EventStore for GroupCommitStore {
     }
 
     fn head(&self, tenant: &TenantId) -> Result<ChainHead, StoreError> {
-        Ok(self
-            .heads
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(tenant)
-            .cloned()
-            .unwrap_or_else(|| ChainHead {
-                position: 0,
-                hash: GENESIS_HASH.to_owned(),
-                recorded_at: None,
-            }))
+        Ok(self.heads.read().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned().unwrap_or_else(|| ChainHead {
+            position: 0,
+            hash: GENESIS_HASH.to_owned(),
+            recorded_at: None,
+        }))
     }
 
-    fn idempotency(
-        &self,
-        tenant: &TenantId,
-        actor: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+    fn idempotency(&self, tenant: &TenantId, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let durable = self.durable_position(tenant);
-        Ok(self
-            .storage
-            .idempotency(tenant, actor, key)?
-            .filter(|record| record.position <= durable))
+        Ok(self.storage.idempotency(tenant, actor, key)?.filter(|record| record.position <= durable))
     }
 
     fn verified(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
@@ -267,13 +216,7 @@ impl EventStore for GroupCommitStore {
     }
 
     fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
-        Ok(self
-            .heads
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect())
+        Ok(self.heads.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect())
     }
 }
 
@@ -309,16 +252,9 @@ impl Writer {
     }
 
     fn commit_group(&mut self, jobs: Vec<Job>) {
-        if let Some(reason) = self
-            .failure
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
+        if let Some(reason) = self.failure.read().unwrap_or_else(|p| p.into_inner()).clone() {
             for job in jobs {
-                let _ = job
-                    .reply
-                    .send(Err(StoreError::WriterFailed(reason.clone()).into()));
+                let _ = job.reply.send(Err(StoreError::WriterFailed(reason.clone()).into()));
             }
             return;
         }
@@ -329,17 +265,8 @@ impl Writer {
         let mut stream_versions: HashMap<(TenantId, StreamRef), u64> = HashMap::new();
         let mut claimed_keys: Vec<(TenantId, String, String)> = Vec::new();
         for job in jobs {
-            match self.stage(
-                job.request,
-                &mut batch,
-                &mut heads,
-                &mut stream_versions,
-                &mut claimed_keys,
-            ) {
-                Ok(envelopes) => accepted.push(Accepted {
-                    reply: job.reply,
-                    envelopes,
-                }),
+            match self.stage(job.request, &mut batch, &mut heads, &mut stream_versions, &mut claimed_keys) {
+                Ok(envelopes) => accepted.push(Accepted { reply: job.reply, envelopes }),
                 Err(error) => {
                     let _ = job.reply.send(Err(error));
                 }
@@ -354,9 +281,7 @@ impl Writer {
             tracing::error!(error = %error, "event log commit failed; the writer stops accepting writes");
             *self.failure.write().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
             for job in accepted {
-                let _ = job
-                    .reply
-                    .send(Err(StoreError::WriterFailed(error.to_string()).into()));
+                let _ = job.reply.send(Err(StoreError::WriterFailed(error.to_string()).into()));
             }
             return;
         }
@@ -392,9 +317,7 @@ impl Writer {
         let stream_key = (request.tenant.clone(), request.stream.clone());
         let current = match stream_versions.get(&stream_key) {
             Some(version) => *version,
-            None => self
-                .storage
-                .stream_version(&request.tenant, &request.stream)?,
+            None => self.storage.stream_version(&request.tenant, &request.stream)?,
         };
         let matches = match request.expected {
             ExpectedVersion::Any => true,
@@ -402,34 +325,22 @@ impl Writer {
             ExpectedVersion::Exact(version) => current == version,
         };
         if !matches {
-            return Err(AppendError::Conflict {
-                expected: request.expected,
-                actual: current,
-            });
+            return Err(AppendError::Conflict { expected: request.expected, actual: current });
         }
         if let Some(claim) = &request.meta.idempotency {
-            let key = (
-                request.tenant.clone(),
-                request.meta.actor.clone(),
-                claim.key.clone(),
-            );
+            let key = (request.tenant.clone(), request.meta.actor.clone(), claim.key.clone());
             if claimed_keys.contains(&key)
-                || self
-                    .storage
-                    .idempotency(&request.tenant, &request.meta.actor, &claim.key)?
-                    .is_some()
+                || self.storage.idempotency(&request.tenant, &request.meta.actor, &claim.key)?.is_some()
             {
                 return Err(AppendError::DuplicateIdempotencyKey(claim.key.clone()));
             }
             claimed_keys.push(key);
         }
-        let head = heads
-            .entry(request.tenant.clone())
-            .or_insert_with(|| ChainHead {
-                position: 0,
-                hash: GENESIS_HASH.to_owned(),
-                recorded_at: None,
-            });
+        let head = heads.entry(request.tenant.clone()).or_insert_with(|| ChainHead {
+            position: 0,
+            hash: GENESIS_HASH.to_owned(),
+            recorded_at: None,
+        });
         let now = Utc::now().trunc_subsecs(6);
         let recorded_at = head.recorded_at.map_or(now, |last| last.max(now));
         let start = batch.events.len();
@@ -455,19 +366,13 @@ impl Writer {
                 hash: String::new(),
             };
             envelope.hash = envelope_hash(&envelope);
-            *head = ChainHead {
-                position: envelope.position,
-                hash: envelope.hash.clone(),
-                recorded_at: Some(recorded_at),
-            };
+            *head =
+                ChainHead { position: envelope.position, hash: envelope.hash.clone(), recorded_at: Some(recorded_at) };
             batch.events.push(envelope);
         }
         stream_versions.insert(stream_key, version);
         if let Some(claim) = request.meta.idempotency {
-            let last = batch
-                .events
-                .last()
-                .expect("an append has at least one event");
+            let last = batch.events.last().expect("an append has at least one event");
             batch.idempotency.push((
                 request.tenant.clone(),
                 request.meta.actor.clone(),

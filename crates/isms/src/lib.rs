@@ -96,7 +96,12 @@ pub fn open_verified(data_dir: &Path) -> Result<Arc<SledStorage>, StartError> {
     match chain::verify_all(storage.as_ref(), false)? {
         Ok(reports) => {
             let checked: u64 = reports.iter().map(|(_, r)| r.events_checked).sum();
-            tracing::info!(tenants = reports.len(), events_checked = checked, elapsed_ms = started.elapsed().as_millis() as u64, "hash chain verified");
+            tracing::info!(
+                tenants = reports.len(),
+                events_checked = checked,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "hash chain verified"
+            );
             Ok(storage)
         }
         Err(broken) => Err(StartError::ChainBroken(broken)),
@@ -135,11 +140,14 @@ fn authenticator(config: &ServeConfig) -> anyhow::Result<Authenticator> {
             Ok(Authenticator::hs256(&secret, &config.issuer, &config.audience))
         }
         TokenVerification::PublicKey { algorithm, pem_file } => {
-            let pem = std::fs::read(pem_file).with_context(|| format!("cannot read ISMS_JWT_PUBLIC_KEY_FILE {}", pem_file.display()))?;
-            Authenticator::public_key_pem(*algorithm, &pem, &config.issuer, &config.audience).map_err(anyhow::Error::msg)
+            let pem = std::fs::read(pem_file)
+                .with_context(|| format!("cannot read ISMS_JWT_PUBLIC_KEY_FILE {}", pem_file.display()))?;
+            Authenticator::public_key_pem(*algorithm, &pem, &config.issuer, &config.audience)
+                .map_err(anyhow::Error::msg)
         }
         TokenVerification::Jwks { file } => {
-            let document = std::fs::read_to_string(file).with_context(|| format!("cannot read ISMS_JWT_JWKS_FILE {}", file.display()))?;
+            let document = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read ISMS_JWT_JWKS_FILE {}", file.display()))?;
             Authenticator::jwks(&document, &config.issuer, &config.audience).map_err(anyhow::Error::msg)
         }
     }
@@ -153,7 +161,9 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     let storage: Arc<dyn Storage> = storage;
     let store = Arc::new(GroupCommitStore::start(storage, projections.clone(), WriterConfig::default())?);
     let started = std::time::Instant::now();
-    let applied = projections.rebuild(store.as_ref()).map_err(|e| StartError::Other(anyhow::anyhow!("rebuilding projections: {e}")))?;
+    let applied = projections
+        .rebuild(store.as_ref())
+        .map_err(|e| StartError::Other(anyhow::anyhow!("rebuilding projections: {e}")))?;
     tracing::info!(events = applied, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
     let event_store: Arc<dyn EventStore> = store.clone();
     let state = ServerState {

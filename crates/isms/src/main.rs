@@ -103,7 +103,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Serve { data_dir, bind, jwt_issuer, jwt_audience, jwt_public_key_file, jwt_algorithm, jwt_jwks_file, workers } => {
+        Command::Serve {
+            data_dir,
+            bind,
+            jwt_issuer,
+            jwt_audience,
+            jwt_public_key_file,
+            jwt_algorithm,
+            jwt_jwks_file,
+            workers,
+        } => {
             let verification = match (jwt_public_key_file, jwt_jwks_file) {
                 (Some(pem_file), _) => match jwt_algorithm.as_str() {
                     "ES256" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::ES256, pem_file },
@@ -116,7 +125,8 @@ fn main() -> ExitCode {
                 (None, Some(file)) => TokenVerification::Jwks { file },
                 (None, None) => TokenVerification::LocalSecret,
             };
-            let config = ServeConfig { data_dir, bind, issuer: jwt_issuer, audience: jwt_audience, verification, workers };
+            let config =
+                ServeConfig { data_dir, bind, issuer: jwt_issuer, audience: jwt_audience, verification, workers };
             serve(config)
         }
         Command::Token { data_dir, sub, tenant, scope, ttl, issuer, audience } => {
@@ -170,12 +180,29 @@ fn serve(config: ServeConfig) -> i32 {
     })
 }
 
-fn token(data_dir: &std::path::Path, sub: String, tenant: String, scope: String, ttl: &str, issuer: String, audience: String) -> anyhow::Result<()> {
+fn token(
+    data_dir: &std::path::Path,
+    sub: String,
+    tenant: String,
+    scope: String,
+    ttl: &str,
+    issuer: String,
+    audience: String,
+) -> anyhow::Result<()> {
     isms_store::TenantId::parse(&tenant).map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(!sub.trim().is_empty(), "--sub must not be empty");
     let (secret, _) = isms::secret::load_or_create(data_dir)?;
     let now = chrono::Utc::now().timestamp() as u64;
-    let claims = isms_api::Claims { sub, tenant, scope, iss: issuer, aud: audience, exp: now + parse_ttl(ttl)?, nbf: Some(now), iat: Some(now) };
+    let claims = isms_api::Claims {
+        sub,
+        tenant,
+        scope,
+        iss: issuer,
+        aud: audience,
+        exp: now + parse_ttl(ttl)?,
+        nbf: Some(now),
+        iat: Some(now),
+    };
     println!("{}", isms_api::mint_hs256(&secret, &claims).map_err(anyhow::Error::msg)?);
     Ok(())
 }
@@ -184,7 +211,9 @@ fn verify(data_dir: &std::path::Path) -> i32 {
     let storage = match isms_store::SledStorage::open(&isms::events_dir(data_dir)) {
         Ok(storage) => storage,
         Err(StoreError::Locked(dir)) => {
-            eprintln!("error: {dir} is in use by a running `isms serve`; stop it first (or verify a copy of the directory)");
+            eprintln!(
+                "error: {dir} is in use by a running `isms serve`; stop it first (or verify a copy of the directory)"
+            );
             return exit_code::LOCKED;
         }
         Err(error) => {
@@ -195,7 +224,10 @@ fn verify(data_dir: &std::path::Path) -> i32 {
     match chain::verify_all(&storage, true) {
         Ok(Ok(reports)) => {
             for (tenant, report) in &reports {
-                println!("tenant {tenant}: {} events verified, head position {} hash {}", report.events_checked, report.head.position, report.head.hash);
+                println!(
+                    "tenant {tenant}: {} events verified, head position {} hash {}",
+                    report.events_checked, report.head.position, report.head.hash
+                );
             }
             println!("ok: {} tenant chain(s) verified", reports.len());
             0

@@ -1,0 +1,206 @@
+//! Runs every example request in `api/*.http` against a live server, so the examples never rot.
+//!
+//! Grammar (see `api/README.md`): requests are separated by `###` lines; `# @name NAME` and
+//! `# @expect STATUS` annotate a request; then `METHOD URL`, headers, a blank line, a body.
+//! `{{base}}`, `{{token}}`, `{{token_bob}}`, `{{token_carol}}` and
+//! `{{NAME.response.body.$.a.0.b}}` / `{{NAME.response.headers.Header}}` are substituted.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::support::{TestApp, ALL_SCOPES};
+
+struct Example {
+    title: String,
+    name: Option<String>,
+    expect: u16,
+    method: reqwest::Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// Splits a file into request blocks: each starts at a `###` line; text before the first one
+/// is a file comment.
+fn blocks(text: &str) -> Vec<Vec<&str>> {
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("###") {
+            blocks.push(vec![line]);
+        } else if let Some(block) = blocks.last_mut() {
+            block.push(line);
+        }
+    }
+    blocks
+}
+
+fn parse(file: &str, text: &str) -> Vec<Example> {
+    let mut examples = Vec::new();
+    for block in blocks(text) {
+        let title = block[0].trim_start_matches('#').trim().to_owned();
+        let mut lines = block[1..].iter().copied();
+        let (mut name, mut expect) = (None, None);
+        let mut request_line = None;
+        for line in lines.by_ref() {
+            let trimmed = line.trim();
+            if let Some(rest) = trimmed.strip_prefix("# @name ") {
+                name = Some(rest.trim().to_owned());
+            } else if let Some(rest) = trimmed.strip_prefix("# @expect ") {
+                expect =
+                    Some(rest.trim().parse::<u16>().unwrap_or_else(|_| panic!("{file}: bad @expect in '{title}'")));
+            } else if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("//") {
+                continue;
+            } else {
+                request_line = Some(trimmed.to_owned());
+                break;
+            }
+        }
+        let Some(request_line) = request_line else { continue };
+        let (method, url) =
+            request_line.split_once(' ').unwrap_or_else(|| panic!("{file}: bad request line '{request_line}'"));
+        let mut headers = Vec::new();
+        for line in lines.by_ref() {
+            if line.trim().is_empty() {
+                break;
+            }
+            let (header, value) = line.split_once(':').unwrap_or_else(|| panic!("{file}: bad header '{line}'"));
+            headers.push((header.trim().to_owned(), value.trim().to_owned()));
+        }
+        let body: Vec<&str> = lines.collect();
+        examples.push(Example {
+            expect: expect.unwrap_or_else(|| panic!("{file}: '{title}' has no # @expect")),
+            title,
+            name,
+            method: method.trim().parse().unwrap(),
+            url: url.trim().to_owned(),
+            headers,
+            body: body.join("\n").trim().to_owned(),
+        });
+    }
+    examples
+}
+
+struct Recorded {
+    body: Value,
+    headers: reqwest::header::HeaderMap,
+}
+
+fn substitute(
+    text: &str,
+    variables: &HashMap<&str, String>,
+    recorded: &HashMap<String, Recorded>,
+    context: &str,
+) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("}}").unwrap_or_else(|| panic!("{context}: unclosed {{{{")) + start;
+        let expression = rest[start + 2..end].trim();
+        let value = if let Some(value) = variables.get(expression) {
+            value.clone()
+        } else if let Some((name, path)) = expression.split_once(".response.body.$.") {
+            let response =
+                recorded.get(name).unwrap_or_else(|| panic!("{context}: no earlier response named '{name}'"));
+            let mut value = &response.body;
+            for part in path.split('.') {
+                value = match part.parse::<usize>() {
+                    Ok(index) => &value[index],
+                    Err(_) => &value[part],
+                };
+            }
+            match value {
+                Value::String(s) => s.clone(),
+                Value::Null => panic!("{context}: {expression} is missing in the response"),
+                other => other.to_string(),
+            }
+        } else if let Some((name, header)) = expression.split_once(".response.headers.") {
+            let response =
+                recorded.get(name).unwrap_or_else(|| panic!("{context}: no earlier response named '{name}'"));
+            response
+                .headers
+                .get(header)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{context}: no header {header}"))
+                .to_owned()
+        } else {
+            panic!("{context}: unknown variable {expression}");
+        };
+        out.push_str(&value);
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn api_examples_run_against_a_live_server() {
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../api");
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "http"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "api/*.http examples exist");
+    let app = TestApp::spawn().await;
+    let variables: HashMap<&str, String> = HashMap::from([
+        ("base", app.base.clone()),
+        ("token", app.token("alice", "acme", ALL_SCOPES)),
+        ("token_bob", app.token("bob", "acme", "isms:read isms:write")),
+        ("token_carol", app.token("carol", "acme", "isms:read isms:write audit:read")),
+    ]);
+    let mut covered = std::collections::HashSet::new();
+    let mut count = 0;
+    for file in files {
+        let file_name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut recorded: HashMap<String, Recorded> = HashMap::new();
+        for example in parse(&file_name, &text) {
+            let context = format!("{file_name}: '{}'", example.title);
+            let url = substitute(&example.url, &variables, &recorded, &context);
+            let mut request = app.client.request(example.method.clone(), &url);
+            for (name, value) in &example.headers {
+                request = request.header(name.as_str(), substitute(value, &variables, &recorded, &context));
+            }
+            if !example.body.is_empty() {
+                request = request.body(substitute(&example.body, &variables, &recorded, &context));
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
+            assert_eq!(status, example.expect, "{context}: {} {url} answered {body}", example.method);
+            covered.insert(format!("{} {}", example.method, route_of(&url, &app.base)));
+            if let Some(name) = example.name {
+                recorded.insert(name, Recorded { body, headers });
+            }
+            count += 1;
+        }
+    }
+    // Every operation of the OpenAPI document has at least one example.
+    let document: Value = serde_json::from_str(&isms_api::openapi_json()).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let operation = format!("{} {path}", method.to_uppercase());
+            assert!(covered.contains(&operation), "no example in api/*.http for {operation}");
+        }
+    }
+    assert!(count > 30, "ran {count} examples");
+}
+
+/// Maps a concrete URL back to its OpenAPI path template (ids become `{id}`/`{action_id}`).
+fn route_of(url: &str, base: &str) -> String {
+    let path = url.trim_start_matches(base).split('?').next().unwrap_or("");
+    let mut segments: Vec<String> = Vec::new();
+    for segment in path.split('/') {
+        let templated = if uuid::Uuid::parse_str(segment).is_ok() {
+            if segments.last().is_some_and(|s| s == "corrective-actions") { "{action_id}" } else { "{id}" }.to_owned()
+        } else {
+            segment.to_owned()
+        };
+        segments.push(templated);
+    }
+    segments.join("/")
+}
