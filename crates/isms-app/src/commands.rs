@@ -168,7 +168,8 @@ impl Ledger {
     }
 }
 
-fn to_new_event<E: serde::Serialize>(event: &E) -> Result<NewEvent, AppError> {
+/// Splits a domain event (serialized adjacently tagged) into the type name and payload the log stores.
+pub fn to_new_event<E: serde::Serialize>(event: &E) -> Result<NewEvent, AppError> {
     let tagged = serde_json::to_value(event).map_err(|e| isms_store::StoreError::InvalidInput(e.to_string()))?;
     let (event_type, data) = match tagged {
         serde_json::Value::Object(mut map) => (

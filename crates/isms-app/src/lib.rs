@@ -10,7 +10,7 @@ mod commands;
 mod live;
 mod reads;
 
-pub use commands::{CommandContext, CommandOutcome, CommandResult, Creation, IdempotencyInput};
+pub use commands::{to_new_event, CommandContext, CommandOutcome, CommandResult, Creation, IdempotencyInput};
 pub use live::LiveProjections;
 pub use reads::{AuditFilter, ReadPoint, Resolved};
 

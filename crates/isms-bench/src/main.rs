@@ -2,6 +2,7 @@
 //!
 //! - `isms-bench store`: durable appends straight into the event store (no HTTP).
 //! - `isms-bench http`: commands against a real `isms serve` it starts and stops itself.
+//! - `isms-bench rebuild`: chain verification and projection rebuild over a large log.
 //!
 //! Both print human-readable figures and end with one JSON line holding the same figures, so
 //! a run can be pasted into notes as it is. Nothing is estimated: every figure is measured in
@@ -9,6 +10,7 @@
 //! records which build produced it).
 
 mod http_bench;
+mod rebuild_bench;
 mod report;
 mod server;
 mod store_bench;
@@ -30,6 +32,8 @@ enum Command {
     Store(store_bench::StoreArgs),
     /// End-to-end command throughput and latency over HTTP against `isms serve`.
     Http(http_bench::HttpArgs),
+    /// Start-up cost on a large log: full chain verification and a rebuild of every projection.
+    Rebuild(rebuild_bench::RebuildArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Store(args) => store_bench::run(args).await,
             Command::Http(args) => http_bench::run(args).await,
+            Command::Rebuild(args) => rebuild_bench::run(args).await,
         }
     });
     match result {

@@ -230,12 +230,6 @@ struct Writer {
     max_batch: usize,
 }
 
-/// A request the writer accepted into the current batch.
-struct Accepted {
-    reply: oneshot::Sender<Result<Appended, AppendError>>,
-    envelopes: std::ops::Range<usize>,
-}
-
 impl Writer {
     fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
         let mut jobs = Vec::with_capacity(self.max_batch);
@@ -260,13 +254,13 @@ impl Writer {
         }
         let mut batch = CommitBatch::default();
         let mut accepted = Vec::with_capacity(jobs.len());
-        // Heads and stream versions as this batch moves them; committed only if it lands.
-        let mut heads = self.heads.clone();
+        // Heads move as requests are staged. If the commit then fails the writer fails closed
+        // and never writes again, so there is nothing to roll back.
         let mut stream_versions: HashMap<(TenantId, StreamRef), u64> = HashMap::new();
         let mut claimed_keys: Vec<(TenantId, String, String)> = Vec::new();
         for job in jobs {
-            match self.stage(job.request, &mut batch, &mut heads, &mut stream_versions, &mut claimed_keys) {
-                Ok(envelopes) => accepted.push(Accepted { reply: job.reply, envelopes }),
+            match self.stage(job.request, &mut batch, &mut stream_versions, &mut claimed_keys) {
+                Ok(count) => accepted.push((job.reply, count)),
                 Err(error) => {
                     let _ = job.reply.send(Err(error));
                 }
@@ -280,12 +274,11 @@ impl Writer {
             // match it: fail closed. A restart re-reads the truth and re-verifies the chain.
             tracing::error!(error = %error, "event log commit failed; the writer stops accepting writes");
             *self.failure.write().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
-            for job in accepted {
-                let _ = job.reply.send(Err(StoreError::WriterFailed(error.to_string()).into()));
+            for (reply, _) in accepted {
+                let _ = reply.send(Err(StoreError::WriterFailed(error.to_string()).into()));
             }
             return;
         }
-        self.heads = heads;
         {
             let mut published = self.published.write().unwrap_or_else(|p| p.into_inner());
             for event in &batch.events {
@@ -300,20 +293,22 @@ impl Writer {
             }
         }
         self.listener.committed(&batch.events);
-        for job in accepted {
-            let envelopes = batch.events[job.envelopes].to_vec();
-            let _ = job.reply.send(Ok(Appended { envelopes }));
+        // Requests were staged in order, so each one's envelopes are the next `count` events.
+        let mut events = batch.events.into_iter();
+        for (reply, count) in accepted {
+            let _ = reply.send(Ok(Appended { envelopes: events.by_ref().take(count).collect() }));
         }
     }
 
+    /// Checks one request against the state so far and adds its events to the batch; returns
+    /// how many events it added.
     fn stage(
-        &self,
+        &mut self,
         request: AppendRequest,
         batch: &mut CommitBatch,
-        heads: &mut HashMap<TenantId, ChainHead>,
         stream_versions: &mut HashMap<(TenantId, StreamRef), u64>,
         claimed_keys: &mut Vec<(TenantId, String, String)>,
-    ) -> Result<std::ops::Range<usize>, AppendError> {
+    ) -> Result<usize, AppendError> {
         let stream_key = (request.tenant.clone(), request.stream.clone());
         let current = match stream_versions.get(&stream_key) {
             Some(version) => *version,
@@ -336,7 +331,7 @@ impl Writer {
             }
             claimed_keys.push(key);
         }
-        let head = heads.entry(request.tenant.clone()).or_insert_with(|| ChainHead {
+        let head = self.heads.entry(request.tenant.clone()).or_insert_with(|| ChainHead {
             position: 0,
             hash: GENESIS_HASH.to_owned(),
             recorded_at: None,
@@ -388,6 +383,6 @@ impl Writer {
                 },
             ));
         }
-        Ok(start..batch.events.len())
+        Ok(batch.events.len() - start)
     }
 }
