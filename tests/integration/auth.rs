@@ -115,3 +115,57 @@ async fn scopes_gate_routes_and_tenants_never_see_each_other() {
     let mine = app.get(&alice, &format!("/api/v1/risks/{risk}")).await.expect(200);
     assert_eq!(mine.body["version"], 1);
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures")).join(name)
+}
+
+fn sign_with(algorithm: Algorithm, private_pem: &str, kid: Option<&str>) -> String {
+    let pem = std::fs::read(fixture(private_pem)).unwrap();
+    let key = match algorithm {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
+        _ => EncodingKey::from_ed_pem(&pem).unwrap(),
+    };
+    let mut header = Header::new(algorithm);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, &claims(), &key).unwrap()
+}
+
+async fn spawn_external(verification: isms::TokenVerification) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::support::serve_config(dir.path());
+    config.verification = verification;
+    TestApp::spawn_with(dir, config).await
+}
+
+#[tokio::test]
+async fn an_external_issuers_public_key_verifies_its_tokens_and_nothing_else() {
+    let app = spawn_external(isms::TokenVerification::PublicKey {
+        algorithm: Algorithm::EdDSA,
+        pem_file: fixture("ed25519-public.pem"),
+    })
+    .await;
+    app.get(&sign_with(Algorithm::EdDSA, "ed25519-private.pem", None), "/api/v1/risks").await.expect(200);
+    // Algorithm confusion: an HS256 token keyed with the public key's bytes.
+    let public = std::fs::read(fixture("ed25519-public.pem")).unwrap();
+    app.get(&sign(&public, Header::new(Algorithm::HS256), &claims()), "/api/v1/risks").await.expect(401);
+    // The local secret is not accepted once an external issuer is configured.
+    app.get(&app.token("alice", "acme", "isms:read"), "/api/v1/risks").await.expect(401);
+    app.get(&sign_with(Algorithm::ES256, "es256-private.pem", None), "/api/v1/risks").await.expect(401);
+}
+
+#[tokio::test]
+async fn a_jwks_file_picks_keys_by_kid() {
+    let app = spawn_external(isms::TokenVerification::Jwks { file: fixture("jwks.json") }).await;
+    app.get(&sign_with(Algorithm::ES256, "es256-private.pem", Some("test-es256")), "/api/v1/risks").await.expect(200);
+    app.get(&sign_with(Algorithm::EdDSA, "ed25519-private.pem", Some("test-ed25519")), "/api/v1/risks")
+        .await
+        .expect(200);
+    for (case, token) in [
+        ("unknown kid", sign_with(Algorithm::ES256, "es256-private.pem", Some("other"))),
+        ("no kid", sign_with(Algorithm::ES256, "es256-private.pem", None)),
+        ("kid of another algorithm", sign_with(Algorithm::ES256, "es256-private.pem", Some("test-ed25519"))),
+    ] {
+        assert_eq!(app.get(&token, "/api/v1/risks").await.status, 401, "{case}");
+    }
+}

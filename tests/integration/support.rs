@@ -60,7 +60,12 @@ impl TestApp {
     }
 
     pub async fn spawn_in(dir: tempfile::TempDir) -> Self {
-        let running = isms::start(&serve_config(dir.path())).expect("service starts");
+        let config = serve_config(dir.path());
+        Self::spawn_with(dir, config).await
+    }
+
+    pub async fn spawn_with(dir: tempfile::TempDir, config: ServeConfig) -> Self {
+        let running = isms::start(&config).expect("service starts");
         let (secret, _) = isms::secret::load_or_create(dir.path()).unwrap();
         let server = running.server.handle();
         let base = format!("http://{}", running.address);

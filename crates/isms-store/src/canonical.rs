@@ -21,7 +21,7 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_scalar(&Value::String(key.clone()), out);
+                write_str(key, out);
                 out.push(b':');
                 write_value(item, out);
             }
@@ -42,8 +42,31 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
 }
 
 fn write_scalar(value: &Value, out: &mut Vec<u8>) {
-    // Serializing a scalar into a Vec cannot fail.
+    write_serialized(value, out);
+}
+
+fn write_str(text: &str, out: &mut Vec<u8>) {
+    write_serialized(text, out);
+}
+
+/// Appends the JSON of a value without nested objects (a scalar, a string, a timestamp).
+pub(crate) fn write_serialized<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Serializing these into a Vec cannot fail.
     serde_json::to_writer(&mut *out, value).expect("scalar JSON serialization");
+}
+
+/// Appends `"key":` for a canonical object member.
+pub(crate) fn write_key(key: &str, first: bool, out: &mut Vec<u8>) {
+    if !first {
+        out.push(b',');
+    }
+    write_str(key, out);
+    out.push(b':');
+}
+
+/// Appends the canonical form of any JSON value.
+pub(crate) fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    write_value(value, out);
 }
 
 #[cfg(test)]

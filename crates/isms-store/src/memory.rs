@@ -24,18 +24,18 @@ impl MemoryStorage {
         Self::default()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+    fn tables(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
         self.tables.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+    fn tables_mut(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
         self.tables.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl Storage for MemoryStorage {
-    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
-        let mut tables = self.write();
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let mut tables = self.tables_mut();
         for event in &batch.events {
             tables.events.insert((event.tenant.clone(), event.position), event.clone());
             let stream = StreamRef::new(event.stream_type.clone(), event.stream_id.clone());
@@ -47,20 +47,24 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn stream_version(&self, tenant: &TenantId, stream: &StreamRef) -> Result<u64, StoreError> {
-        Ok(self.read().streams.get(&(tenant.clone(), stream.clone())).map_or(0, |p| p.len() as u64))
+        Ok(self.tables().streams.get(&(tenant.clone(), stream.clone())).map_or(0, |p| p.len() as u64))
     }
 
     fn stream_positions(&self, tenant: &TenantId, stream: &StreamRef) -> Result<Vec<Position>, StoreError> {
-        Ok(self.read().streams.get(&(tenant.clone(), stream.clone())).cloned().unwrap_or_default())
+        Ok(self.tables().streams.get(&(tenant.clone(), stream.clone())).cloned().unwrap_or_default())
     }
 
     fn event(&self, tenant: &TenantId, position: Position) -> Result<Option<Envelope>, StoreError> {
-        Ok(self.read().events.get(&(tenant.clone(), position)).cloned())
+        Ok(self.tables().events.get(&(tenant.clone(), position)).cloned())
     }
 
     fn events_after(&self, tenant: &TenantId, after: Position, limit: usize) -> Result<Vec<Envelope>, StoreError> {
-        let tables = self.read();
+        let tables = self.tables();
         Ok(tables
             .events
             .range((tenant.clone(), after.saturating_add(1))..=(tenant.clone(), Position::MAX))
@@ -70,7 +74,7 @@ impl Storage for MemoryStorage {
     }
 
     fn last_event(&self, tenant: &TenantId) -> Result<Option<Envelope>, StoreError> {
-        let tables = self.read();
+        let tables = self.tables();
         Ok(tables
             .events
             .range((tenant.clone(), 0)..=(tenant.clone(), Position::MAX))
@@ -79,21 +83,21 @@ impl Storage for MemoryStorage {
     }
 
     fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
-        let mut tenants: Vec<TenantId> = self.read().events.keys().map(|(t, _)| t.clone()).collect();
+        let mut tenants: Vec<TenantId> = self.tables().events.keys().map(|(t, _)| t.clone()).collect();
         tenants.dedup();
         Ok(tenants)
     }
 
     fn idempotency(&self, tenant: &TenantId, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(self.read().idempotency.get(&(tenant.clone(), actor.to_owned(), key.to_owned())).cloned())
+        Ok(self.tables().idempotency.get(&(tenant.clone(), actor.to_owned(), key.to_owned())).cloned())
     }
 
     fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
-        Ok(self.read().marks.get(tenant).cloned())
+        Ok(self.tables().marks.get(tenant).cloned())
     }
 
     fn set_verified_mark(&self, tenant: &TenantId, mark: &VerifiedMark) -> Result<(), StoreError> {
-        self.write().marks.insert(tenant.clone(), mark.clone());
+        self.tables_mut().marks.insert(tenant.clone(), mark.clone());
         Ok(())
     }
 }

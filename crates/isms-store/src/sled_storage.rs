@@ -104,7 +104,7 @@ impl SledStorage {
 }
 
 impl Storage for SledStorage {
-    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let mut write = sled::Batch::default();
         for event in &batch.events {
             let bytes = serde_json::to_vec(event).map_err(io)?;
@@ -122,7 +122,10 @@ impl Storage for SledStorage {
             let bytes = serde_json::to_vec(record).map_err(io)?;
             write.insert(Key::new(IDEMPOTENCY).part(tenant.as_str()).part(actor).part(&record.key).0, bytes);
         }
-        self.db.apply_batch(write).map_err(io)?;
+        self.db.apply_batch(write).map_err(io)
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
         self.make_durable()
     }
 

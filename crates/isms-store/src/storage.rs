@@ -9,11 +9,13 @@ pub struct CommitBatch {
     pub idempotency: Vec<(TenantId, String, IdempotencyRecord)>,
 }
 
-/// A backend for [`crate::GroupCommitStore`]. Only the writer thread calls [`Storage::commit`],
-/// so implementations need no write-write coordination of their own.
+/// A backend for [`crate::GroupCommitStore`]. Only the writer's threads call [`Storage::write`]
+/// and [`Storage::sync`], so implementations need no write-write coordination of their own.
 pub trait Storage: Send + Sync + 'static {
-    /// Writes the batch atomically and returns only once it is durable.
-    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError>;
+    /// Applies the batch atomically: all of it or none of it. Not yet durable.
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError>;
+    /// Makes every batch written so far durable (flush and fsync); returns only then.
+    fn sync(&self) -> Result<(), StoreError>;
     fn stream_version(&self, tenant: &TenantId, stream: &StreamRef) -> Result<u64, StoreError>;
     /// Positions of the stream's events in version order.
     fn stream_positions(&self, tenant: &TenantId, stream: &StreamRef) -> Result<Vec<Position>, StoreError>;

@@ -57,7 +57,8 @@ pub struct GroupCommitStore {
     sender: RwLock<Option<mpsc::Sender<Job>>>,
     heads: Heads,
     failure: Arc<RwLock<Option<String>>>,
-    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Writer first, then syncer: joining in this order drains every queued append.
+    threads: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl GroupCommitStore {
@@ -79,24 +80,30 @@ impl GroupCommitStore {
         let heads: Heads = Arc::new(RwLock::new(initial.clone()));
         let failure = Arc::new(RwLock::new(None));
         let (sender, receiver) = mpsc::channel(config.queue_depth.max(1));
+        // One group may wait for the fsync while the next is staged; more would only add latency.
+        let (to_syncer, staged) = std::sync::mpsc::sync_channel(1);
         let writer = Writer {
             storage: storage.clone(),
-            listener,
             heads: initial,
-            published: heads.clone(),
+            stream_versions: HashMap::new(),
             failure: failure.clone(),
             max_batch: config.max_batch_requests.max(1),
         };
-        let thread = std::thread::Builder::new()
-            .name("isms-writer".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(|e| StoreError::Io(format!("cannot start the writer thread: {e}")))?;
+        let syncer = Syncer { storage: storage.clone(), listener, published: heads.clone(), failure: failure.clone() };
+        let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(body)
+                .map_err(|e| StoreError::Io(format!("cannot start the {name} thread: {e}")))
+        };
+        let syncer_thread = spawn("isms-syncer", Box::new(move || syncer.run(staged)))?;
+        let writer_thread = spawn("isms-writer", Box::new(move || writer.run(receiver, to_syncer)))?;
         Ok(Self {
             storage,
             sender: RwLock::new(Some(sender)),
             heads,
             failure,
-            thread: std::sync::Mutex::new(Some(thread)),
+            threads: std::sync::Mutex::new(vec![writer_thread, syncer_thread]),
         })
     }
 
@@ -109,7 +116,8 @@ impl GroupCommitStore {
     /// for it. Used on graceful shutdown.
     pub fn shutdown(&self) {
         self.sender.write().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for thread in threads {
             let _ = thread.join();
         }
     }
@@ -220,68 +228,80 @@ impl EventStore for GroupCommitStore {
     }
 }
 
+/// A batch written to storage, waiting for the fsync that makes it durable.
+struct Staged {
+    batch: CommitBatch,
+    /// Each accepted request's reply and how many of the batch's events are its own, in order.
+    accepted: Vec<(oneshot::Sender<Result<Appended, AppendError>>, usize)>,
+}
+
+type Failure = Arc<RwLock<Option<String>>>;
+
+fn failed(failure: &Failure) -> Option<String> {
+    failure.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Records the first storage failure; from then on nothing more is written or acknowledged.
+fn fail_closed(failure: &Failure, error: &StoreError) {
+    tracing::error!(error = %error, "event log write failed; the writer stops accepting writes");
+    failure.write().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| error.to_string());
+}
+
+fn refuse(staged: Staged, reason: &str) {
+    for (reply, _) in staged.accepted {
+        let _ = reply.send(Err(StoreError::WriterFailed(reason.to_owned()).into()));
+    }
+}
+
+/// First half of the writer: decides and stamps each request, writes the group to storage.
+/// Runs while the syncer fsyncs the previous group, so staging and the disk overlap.
 struct Writer {
     storage: Arc<dyn Storage>,
-    listener: Arc<dyn CommitListener>,
-    /// The writer's own heads, including batches not yet durable.
+    /// The writer's own heads, including groups not yet durable.
     heads: HashMap<TenantId, ChainHead>,
-    published: Heads,
-    failure: Arc<RwLock<Option<String>>>,
+    /// Stream versions the writer has seen or set, so the common case needs no storage read.
+    /// Only the writer appends, so an entry can only be stale if a group failed — and then
+    /// the writer fails closed and never writes again.
+    stream_versions: HashMap<(TenantId, StreamRef), u64>,
+    failure: Failure,
     max_batch: usize,
 }
 
-impl Writer {
-    fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
-        let mut jobs = Vec::with_capacity(self.max_batch);
-        while let Some(first) = receiver.blocking_recv() {
-            jobs.push(first);
-            while jobs.len() < self.max_batch {
-                match receiver.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
+/// Second half: makes written groups durable (one fsync may cover several), then publishes
+/// them to readers and the projections, then answers.
+struct Syncer {
+    storage: Arc<dyn Storage>,
+    listener: Arc<dyn CommitListener>,
+    published: Heads,
+    failure: Failure,
+}
+
+impl Syncer {
+    fn run(self, staged: std::sync::mpsc::Receiver<Staged>) {
+        while let Ok(first) = staged.recv() {
+            let mut groups = vec![first];
+            groups.extend(staged.try_iter());
+            if let Some(reason) = failed(&self.failure) {
+                groups.into_iter().for_each(|group| refuse(group, &reason));
+                continue;
             }
-            self.commit_group(std::mem::take(&mut jobs));
+            if let Err(error) = self.storage.sync() {
+                // The disk may hold some of these groups or none: fail closed. A restart
+                // re-reads the truth and re-verifies the chain.
+                fail_closed(&self.failure, &error);
+                groups.into_iter().for_each(|group| refuse(group, &error.to_string()));
+                continue;
+            }
+            for group in groups {
+                self.publish(group);
+            }
         }
     }
 
-    fn commit_group(&mut self, jobs: Vec<Job>) {
-        if let Some(reason) = self.failure.read().unwrap_or_else(|p| p.into_inner()).clone() {
-            for job in jobs {
-                let _ = job.reply.send(Err(StoreError::WriterFailed(reason.clone()).into()));
-            }
-            return;
-        }
-        let mut batch = CommitBatch::default();
-        let mut accepted = Vec::with_capacity(jobs.len());
-        // Heads move as requests are staged. If the commit then fails the writer fails closed
-        // and never writes again, so there is nothing to roll back.
-        let mut stream_versions: HashMap<(TenantId, StreamRef), u64> = HashMap::new();
-        let mut claimed_keys: Vec<(TenantId, String, String)> = Vec::new();
-        for job in jobs {
-            match self.stage(job.request, &mut batch, &mut stream_versions, &mut claimed_keys) {
-                Ok(count) => accepted.push((job.reply, count)),
-                Err(error) => {
-                    let _ = job.reply.send(Err(error));
-                }
-            }
-        }
-        if accepted.is_empty() {
-            return;
-        }
-        if let Err(error) = self.storage.commit(&batch) {
-            // The disk may now hold part of the batch or none of it, and our counters no longer
-            // match it: fail closed. A restart re-reads the truth and re-verifies the chain.
-            tracing::error!(error = %error, "event log commit failed; the writer stops accepting writes");
-            *self.failure.write().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
-            for (reply, _) in accepted {
-                let _ = reply.send(Err(StoreError::WriterFailed(error.to_string()).into()));
-            }
-            return;
-        }
+    fn publish(&self, group: Staged) {
         {
             let mut published = self.published.write().unwrap_or_else(|p| p.into_inner());
-            for event in &batch.events {
+            for event in &group.batch.events {
                 published.insert(
                     event.tenant.clone(),
                     ChainHead {
@@ -292,12 +312,65 @@ impl Writer {
                 );
             }
         }
-        self.listener.committed(&batch.events);
+        self.listener.committed(&group.batch.events);
         // Requests were staged in order, so each one's envelopes are the next `count` events.
-        let mut events = batch.events.into_iter();
-        for (reply, count) in accepted {
+        let mut events = group.batch.events.into_iter();
+        for (reply, count) in group.accepted {
             let _ = reply.send(Ok(Appended { envelopes: events.by_ref().take(count).collect() }));
         }
+    }
+}
+
+impl Writer {
+    fn run(mut self, mut receiver: mpsc::Receiver<Job>, syncer: std::sync::mpsc::SyncSender<Staged>) {
+        let mut jobs = Vec::with_capacity(self.max_batch);
+        while let Some(first) = receiver.blocking_recv() {
+            jobs.push(first);
+            while jobs.len() < self.max_batch {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            if let Some(staged) = self.write_group(std::mem::take(&mut jobs)) {
+                if let Err(unsent) = syncer.send(staged) {
+                    refuse(unsent.0, "the writer has stopped");
+                }
+            }
+        }
+    }
+
+    /// Stages and writes one group; returns it for the syncer, or `None` if nothing was accepted.
+    fn write_group(&mut self, jobs: Vec<Job>) -> Option<Staged> {
+        if let Some(reason) = failed(&self.failure) {
+            for job in jobs {
+                let _ = job.reply.send(Err(StoreError::WriterFailed(reason.clone()).into()));
+            }
+            return None;
+        }
+        let mut batch = CommitBatch::default();
+        let mut accepted = Vec::with_capacity(jobs.len());
+        // Heads and stream versions move as requests are staged. If the group then fails the
+        // writer fails closed and never writes again, so there is nothing to roll back.
+        let mut claimed_keys: Vec<(TenantId, String, String)> = Vec::new();
+        for job in jobs {
+            match self.stage(job.request, &mut batch, &mut claimed_keys) {
+                Ok(count) => accepted.push((job.reply, count)),
+                Err(error) => {
+                    let _ = job.reply.send(Err(error));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return None;
+        }
+        let staged = Staged { batch, accepted };
+        if let Err(error) = self.storage.write(&staged.batch) {
+            fail_closed(&self.failure, &error);
+            refuse(staged, &error.to_string());
+            return None;
+        }
+        Some(staged)
     }
 
     /// Checks one request against the state so far and adds its events to the batch; returns
@@ -306,11 +379,10 @@ impl Writer {
         &mut self,
         request: AppendRequest,
         batch: &mut CommitBatch,
-        stream_versions: &mut HashMap<(TenantId, StreamRef), u64>,
         claimed_keys: &mut Vec<(TenantId, String, String)>,
     ) -> Result<usize, AppendError> {
         let stream_key = (request.tenant.clone(), request.stream.clone());
-        let current = match stream_versions.get(&stream_key) {
+        let current = match self.stream_versions.get(&stream_key) {
             Some(version) => *version,
             None => self.storage.stream_version(&request.tenant, &request.stream)?,
         };
@@ -365,7 +437,7 @@ impl Writer {
                 ChainHead { position: envelope.position, hash: envelope.hash.clone(), recorded_at: Some(recorded_at) };
             batch.events.push(envelope);
         }
-        stream_versions.insert(stream_key, version);
+        self.stream_versions.insert(stream_key, version);
         if let Some(claim) = request.meta.idempotency {
             let last = batch.events.last().expect("an append has at least one event");
             batch.idempotency.push((
