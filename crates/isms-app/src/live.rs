@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use isms_projections::{ProjectionError, Registers};
-use isms_store::{CommitListener, Envelope, EventStore, TenantId};
+use isms_store::{CommitListener, Envelope, EventStore, StoreError, TenantId};
 
 #[derive(Default)]
 pub struct LiveProjections {
@@ -47,24 +47,43 @@ impl LiveProjections {
 }
 
 /// The registers after the tenant's events up to `up_to`, folded from position 1.
+///
+/// Reading and decoding envelopes costs more than folding them, so readers work ahead on
+/// alternate chunks of positions in parallel while this thread folds the chunks in order.
+/// Each reader's queue is short, so memory stays bounded whatever the log's size.
 pub(crate) fn replay(store: &dyn EventStore, tenant: &TenantId, up_to: u64) -> Result<Registers, crate::AppError> {
-    const CHUNK: usize = 8192;
-    let mut registers = Registers::default();
-    loop {
-        let remaining = up_to.saturating_sub(registers.position);
-        if remaining == 0 {
-            break;
+    const CHUNK: u64 = 4096;
+    let end = up_to.min(store.head(tenant)?.position);
+    let chunks = end.div_ceil(CHUNK);
+    let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4) as u64;
+    std::thread::scope(|scope| {
+        let mut queues = Vec::new();
+        for reader in 0..readers.min(chunks.max(1)) {
+            let (sender, queue) = std::sync::mpsc::sync_channel::<Result<Vec<Envelope>, StoreError>>(2);
+            queues.push(queue);
+            scope.spawn(move || {
+                for chunk in (reader..chunks).step_by(readers as usize) {
+                    let after = chunk * CHUNK;
+                    let limit = usize::try_from(CHUNK.min(end - after)).unwrap_or(usize::MAX);
+                    let events = store.read_all(tenant, after, limit);
+                    let failed = events.is_err();
+                    if sender.send(events).is_err() || failed {
+                        break;
+                    }
+                }
+            });
         }
-        let events =
-            store.read_all(tenant, registers.position, CHUNK.min(usize::try_from(remaining).unwrap_or(CHUNK)))?;
-        if events.is_empty() {
-            break;
+        let mut registers = Registers::default();
+        for chunk in 0..chunks {
+            let queue = &queues[(chunk % readers) as usize];
+            let events =
+                queue.recv().map_err(|_| StoreError::Io(format!("a replay reader stopped before chunk {chunk}")))??;
+            for event in events {
+                registers.apply_owned(event)?;
+            }
         }
-        for event in &events {
-            registers.apply(event)?;
-        }
-    }
-    Ok(registers)
+        Ok(registers)
+    })
 }
 
 impl CommitListener for LiveProjections {

@@ -6,6 +6,7 @@ use isms_domain::nonconformity::Nonconformity;
 use isms_domain::risk::Risk;
 use isms_domain::Aggregate;
 use isms_store::{Envelope, Position};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// An event the read side cannot interpret: a bug or an unknown schema, never ignored silently.
@@ -19,10 +20,21 @@ pub struct ProjectionError {
 
 /// Decodes an envelope's payload into an aggregate's event type.
 pub fn decode_event<A: Aggregate>(envelope: &Envelope) -> Result<A::Event, ProjectionError> {
-    let tagged = serde_json::json!({ "event_type": envelope.event_type, "data": envelope.data });
-    serde_json::from_value(tagged).map_err(|e| ProjectionError {
-        position: envelope.position,
-        event_type: envelope.event_type.clone(),
+    decode_parts::<A>(envelope.position, &envelope.event_type, envelope.data.clone())
+}
+
+/// Decodes a payload it may consume, which spares copying it (replays decode millions).
+fn decode_parts<A: Aggregate>(position: Position, event_type: &str, data: Value) -> Result<A::Event, ProjectionError> {
+    use serde::de::value::MapDeserializer;
+    use serde::Deserialize;
+    // The events are adjacently tagged. Presenting the tag before the content lets serde
+    // decode the content in one pass; a JSON object would sort "data" first and make serde
+    // buffer it.
+    let entries = [("event_type", Value::String(event_type.to_owned())), ("data", data)];
+    let tagged = MapDeserializer::<_, serde_json::Error>::new(entries.into_iter());
+    A::Event::deserialize(tagged).map_err(|e| ProjectionError {
+        position,
+        event_type: event_type.to_owned(),
         reason: e.to_string(),
     })
 }
@@ -53,11 +65,16 @@ impl<A: Aggregate> Entry<A> {
     }
 
     fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError> {
-        self.state.apply(&decode_event::<A>(envelope)?);
+        let event = decode_event::<A>(envelope)?;
+        self.apply_decoded(envelope, &event);
+        Ok(())
+    }
+
+    fn apply_decoded(&mut self, envelope: &Envelope, event: &A::Event) {
+        self.state.apply(event);
         self.version = envelope.version;
         self.position = envelope.position;
         self.updated_at = envelope.recorded_at;
-        Ok(())
     }
 
     /// Folds one stream's envelopes (in version order) into an entry; `None` for no events.
@@ -82,26 +99,42 @@ pub struct Registers {
     pub recorded_at: Option<DateTime<Utc>>,
 }
 
-fn upsert<A: Aggregate>(map: &mut BTreeMap<Uuid, Entry<A>>, envelope: &Envelope) -> Result<(), ProjectionError> {
+/// Applies an envelope whose payload has been taken out (`data` is `Null`) with its decoded event.
+fn upsert<A: Aggregate>(
+    map: &mut BTreeMap<Uuid, Entry<A>>,
+    envelope: &Envelope,
+    data: Value,
+) -> Result<(), ProjectionError> {
     let id = Uuid::parse_str(&envelope.stream_id).map_err(|e| ProjectionError {
         position: envelope.position,
         event_type: envelope.event_type.clone(),
         reason: format!("stream id is not a UUID: {e}"),
     })?;
-    map.entry(id).or_insert_with(|| Entry::new(envelope)).apply(envelope)
+    let event = decode_parts::<A>(envelope.position, &envelope.event_type, data)?;
+    map.entry(id).or_insert_with(|| Entry::new(envelope)).apply_decoded(envelope, &event);
+    Ok(())
 }
 
 impl Registers {
     /// Applies the next event. Events must arrive in position order; one already applied is
     /// skipped, so replaying an overlapping range is harmless.
     pub fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError> {
+        self.apply_owned(envelope.clone())
+    }
+
+    /// Like [`Registers::apply`], consuming the envelope (no copy of its payload).
+    pub fn apply_owned(&mut self, mut envelope: Envelope) -> Result<(), ProjectionError> {
         if envelope.position <= self.position {
             return Ok(());
         }
+        let data = std::mem::take(&mut envelope.data);
+        let envelope = &envelope;
         match envelope.stream_type.as_str() {
-            Risk::STREAM_TYPE => upsert(&mut self.risks, envelope)?,
-            Nonconformity::STREAM_TYPE => upsert(&mut self.nonconformities, envelope)?,
-            CriteriaState::STREAM_TYPE => self.criteria.apply(&decode_event::<CriteriaState>(envelope)?),
+            Risk::STREAM_TYPE => upsert(&mut self.risks, envelope, data)?,
+            Nonconformity::STREAM_TYPE => upsert(&mut self.nonconformities, envelope, data)?,
+            CriteriaState::STREAM_TYPE => {
+                self.criteria.apply(&decode_parts::<CriteriaState>(envelope.position, &envelope.event_type, data)?)
+            }
             other => {
                 return Err(ProjectionError {
                     position: envelope.position,
