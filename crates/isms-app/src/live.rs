@@ -52,14 +52,14 @@ impl LiveProjections {
 /// alternate chunks of positions in parallel while this thread folds the chunks in order.
 /// Each reader's queue is short, so memory stays bounded whatever the log's size.
 pub(crate) fn replay(store: &dyn EventStore, tenant: &TenantId, up_to: u64) -> Result<Registers, crate::AppError> {
-    const CHUNK: u64 = 4096;
+    const CHUNK: u64 = isms_store::READ_CHUNK as u64;
     let end = up_to.min(store.head(tenant)?.position);
     let chunks = end.div_ceil(CHUNK);
     let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4) as u64;
     std::thread::scope(|scope| {
         let mut queues = Vec::new();
         for reader in 0..readers.min(chunks.max(1)) {
-            let (sender, queue) = std::sync::mpsc::sync_channel::<Result<Vec<Envelope>, StoreError>>(2);
+            let (sender, queue) = std::sync::mpsc::sync_channel::<Result<Vec<Envelope>, StoreError>>(4);
             queues.push(queue);
             scope.spawn(move || {
                 for chunk in (reader..chunks).step_by(readers as usize) {

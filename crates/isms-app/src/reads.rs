@@ -126,7 +126,7 @@ impl Ledger {
         after: Position,
         limit: usize,
     ) -> Result<(Vec<Envelope>, Option<Position>), AppError> {
-        const SCAN_CHUNK: usize = 1024;
+        const SCAN_CHUNK: usize = isms_store::READ_CHUNK;
         let mut found = Vec::new();
         let mut cursor = after;
         loop {

@@ -99,9 +99,8 @@ pub fn verify_chain(
     };
     let verified_from = position + 1;
     let mut checked = 0u64;
-    const CHUNK: usize = 4096;
     loop {
-        let events = storage.events_after(tenant, position, CHUNK)?;
+        let events = storage.events_after(tenant, position, crate::READ_CHUNK)?;
         if events.is_empty() {
             break;
         }
