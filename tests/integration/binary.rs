@@ -179,3 +179,41 @@ async fn tampered_data_is_named_by_verify_and_refused_by_serve_without_changing_
     );
     assert_eq!(db.iter().filter(|e| e.as_ref().unwrap().0.first() == Some(&b'E')).count(), 5, "nothing was deleted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_after_verifying_the_runs_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token(dir.path());
+    let mut server = Server::start(dir.path()).await;
+    let client = reqwest::Client::new();
+    for n in 0..5 {
+        let response = client
+            .post(format!("{}/api/v1/risks", server.base))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("risk {n}"), "category": "c", "owner": "alice"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    let terminated = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(terminated.success());
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap()).await.unwrap();
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+
+    // The run's events were verified on the way out, so the next start checks nothing old.
+    let server = Server::start(dir.path()).await;
+    let integrity: serde_json::Value = client
+        .get(format!("{}/api/v1/integrity", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(integrity["chain_head"]["position"], 5);
+    assert_eq!(integrity["last_verified"]["position"], 5);
+    assert_eq!(integrity["last_verified"]["hash"], integrity["chain_head"]["hash"]);
+    server.kill_9();
+}

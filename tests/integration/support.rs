@@ -51,6 +51,7 @@ pub fn serve_config(dir: &std::path::Path) -> ServeConfig {
         audience: DEFAULT_AUDIENCE.into(),
         verification: TokenVerification::LocalSecret,
         workers: 1,
+        verify_interval: std::time::Duration::ZERO,
     }
 }
 

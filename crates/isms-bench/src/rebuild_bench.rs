@@ -214,7 +214,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let storage: Arc<dyn Storage> = Arc::new(SledStorage::open(dir.path())?);
     let started = Instant::now();
     let verified =
-        chain::verify_chain(storage.as_ref(), &tenant, None)?.map_err(|broken| anyhow::anyhow!("{broken}"))?;
+        chain::verify_chain(storage.as_ref(), &tenant, None, None)?.map_err(|broken| anyhow::anyhow!("{broken}"))?;
     let verify_chain_s = started.elapsed().as_secs_f64();
     if verified.events_checked != events {
         bail!("verified {} events, expected {events}", verified.events_checked);

@@ -76,7 +76,7 @@ pub struct VerifyReport {
     pub events_checked: u64,
 }
 
-/// Verifies a tenant's chain from `mark` (or from position 1) to its end.
+/// Verifies a tenant's chain from `mark` (or from position 1) up to `up_to` (or its end).
 ///
 /// Starting from a mark still checks that the marked event carries the marked hash, so a
 /// rewrite of the verified prefix that leaves the mark's event in place is the only change it
@@ -85,7 +85,9 @@ pub fn verify_chain(
     storage: &dyn Storage,
     tenant: &TenantId,
     mark: Option<&VerifiedMark>,
+    up_to: Option<Position>,
 ) -> Result<Result<VerifyReport, ChainError>, StoreError> {
+    let up_to = up_to.unwrap_or(Position::MAX);
     let broken = |position, reason: String| Ok(Err(ChainError { tenant: tenant.to_string(), position, reason }));
     let (mut position, mut prev_hash, mut recorded_at) = match mark {
         Some(mark) if mark.position > 0 => match storage.event(tenant, mark.position)? {
@@ -99,8 +101,9 @@ pub fn verify_chain(
     };
     let verified_from = position + 1;
     let mut checked = 0u64;
-    loop {
-        let events = storage.events_after(tenant, position, crate::READ_CHUNK)?;
+    while position < up_to {
+        let limit = crate::READ_CHUNK.min(usize::try_from(up_to - position).unwrap_or(usize::MAX));
+        let events = storage.events_after(tenant, position, limit)?;
         if events.is_empty() {
             break;
         }
@@ -144,7 +147,7 @@ pub fn verify_all(
     let mut reports = Vec::new();
     for tenant in storage.tenants()? {
         let mark = if full { None } else { storage.verified_mark(&tenant)? };
-        match verify_chain(storage, &tenant, mark.as_ref())? {
+        match verify_chain(storage, &tenant, mark.as_ref(), None)? {
             Ok(report) => {
                 if !full && report.events_checked > 0 {
                     storage.set_verified_mark(

@@ -15,7 +15,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::chain::{envelope_hash, GENESIS_HASH};
+use crate::chain::{self, envelope_hash, GENESIS_HASH};
 use crate::envelope::{
     AppendError, AppendRequest, Appended, ChainHead, Envelope, ExpectedVersion, IdempotencyRecord, Position,
     StoreError, StreamRef, TenantId, VerifiedMark,
@@ -120,6 +120,39 @@ impl GroupCommitStore {
         for thread in threads {
             let _ = thread.join();
         }
+    }
+
+    /// Verifies every tenant's durable events added since its verified mark, and advances the
+    /// marks, so the next start-up only checks what is newer. A break found here means the
+    /// stored log changed under the running service: the writer fails closed.
+    pub fn verify_new_events(&self) -> Result<u64, String> {
+        let heads: Vec<(TenantId, Position)> =
+            self.heads.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(t, h)| (t.clone(), h.position)).collect();
+        let mut checked = 0;
+        for (tenant, durable) in heads {
+            let mark = self.storage.verified_mark(&tenant).map_err(|e| e.to_string())?;
+            if mark.as_ref().is_some_and(|m| m.position >= durable) {
+                continue;
+            }
+            match chain::verify_chain(self.storage.as_ref(), &tenant, mark.as_ref(), Some(durable)) {
+                Ok(Ok(report)) => {
+                    checked += report.events_checked;
+                    let mark = VerifiedMark {
+                        position: report.head.position,
+                        hash: report.head.hash,
+                        verified_at: Utc::now(),
+                    };
+                    self.storage.set_verified_mark(&tenant, &mark).map_err(|e| e.to_string())?;
+                }
+                Ok(Err(broken)) => {
+                    let reason = format!("the stored log changed under the running service: {broken}");
+                    fail_closed(&self.failure, &StoreError::Corrupt(reason.clone()));
+                    return Err(reason);
+                }
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+        Ok(checked)
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {

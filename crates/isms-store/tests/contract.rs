@@ -102,6 +102,10 @@ async fn contract(storage: Arc<dyn Storage>) {
     keyed.stream = StreamRef::new("risk", "k2");
     assert!(matches!(store.append(keyed).await.unwrap_err(), AppendError::DuplicateIdempotencyKey(_)));
 
+    // Background verification covers exactly the durable events and advances the marks.
+    assert_eq!(store.verify_new_events().unwrap(), 646);
+    assert_eq!(store.verified(&tenant("acme")).unwrap().unwrap().position, 645);
+    assert_eq!(store.verify_new_events().unwrap(), 0);
     match chain::verify_all(storage.as_ref(), true).unwrap() {
         Ok(reports) => assert_eq!(reports.len(), 2),
         Err(broken) => panic!("{broken}"),

@@ -49,6 +49,9 @@ pub struct ServeConfig {
     pub verification: TokenVerification,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// How often new events are verified in the background (and the verified mark advanced),
+    /// so the next start-up only checks what is newer. Zero turns it off.
+    pub verify_interval: std::time::Duration,
 }
 
 /// Why the service could not start.
@@ -108,6 +111,15 @@ pub fn open_verified(data_dir: &Path) -> Result<Arc<SledStorage>, StartError> {
     }
 }
 
+/// Drains the writer durably, then verifies what this run wrote so the next start is quick.
+pub fn finish(store: &GroupCommitStore) {
+    store.shutdown();
+    match store.verify_new_events() {
+        Ok(checked) => tracing::info!(checked, "verified this run's events before exit"),
+        Err(error) => tracing::error!(%error, "verification at shutdown failed"),
+    }
+}
+
 /// A started service: its address, and what graceful shutdown needs.
 pub struct Running {
     pub address: SocketAddr,
@@ -122,7 +134,7 @@ impl Running {
         self.server.handle().stop(true).await;
         let _ = self.server.await;
         let store = self.store.clone();
-        let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+        let _ = tokio::task::spawn_blocking(move || finish(&store)).await;
     }
 }
 
@@ -153,6 +165,25 @@ fn authenticator(config: &ServeConfig) -> anyhow::Result<Authenticator> {
     }
 }
 
+/// Verifies new events every `interval` until the store is gone.
+fn spawn_background_verifier(store: std::sync::Weak<GroupCommitStore>, interval: std::time::Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("isms-verifier".into()).spawn(move || loop {
+        std::thread::sleep(interval);
+        let Some(store) = store.upgrade() else { return };
+        match store.verify_new_events() {
+            Ok(0) => {}
+            Ok(checked) => tracing::debug!(checked, "background chain verification advanced the verified mark"),
+            Err(error) => tracing::error!(%error, "background chain verification failed"),
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the background verifier; start-up will verify more events");
+    }
+}
+
 /// Opens, verifies, rebuilds and starts serving. Must be called inside a tokio/actix runtime.
 pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     let authenticator = authenticator(config).map_err(StartError::Other)?;
@@ -170,6 +201,7 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         ledger: web::Data::new(Ledger::new(event_store, projections.clone())),
         authenticator: web::Data::new(authenticator),
     };
+    spawn_background_verifier(Arc::downgrade(&store), config.verify_interval);
     let listener = TcpListener::bind(&config.bind)
         .with_context(|| format!("cannot listen on {}", config.bind))
         .map_err(StartError::Other)?;

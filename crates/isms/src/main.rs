@@ -48,6 +48,9 @@ enum Command {
         /// HTTP worker threads (0 = one per core).
         #[arg(long, env = "ISMS_WORKERS", default_value_t = 0)]
         workers: usize,
+        /// Seconds between background verifications of new events (0 = only at start and stop).
+        #[arg(long, env = "ISMS_VERIFY_INTERVAL_SECS", default_value_t = 60)]
+        verify_interval_secs: u64,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
             jwt_algorithm,
             jwt_jwks_file,
             workers,
+            verify_interval_secs,
         } => {
             let verification = match (jwt_public_key_file, jwt_jwks_file) {
                 (Some(pem_file), _) => match jwt_algorithm.as_str() {
@@ -130,8 +134,15 @@ fn main() -> ExitCode {
                 (None, Some(file)) => TokenVerification::Jwks { file },
                 (None, None) => TokenVerification::LocalSecret,
             };
-            let config =
-                ServeConfig { data_dir, bind, issuer: jwt_issuer, audience: jwt_audience, verification, workers };
+            let config = ServeConfig {
+                data_dir,
+                bind,
+                issuer: jwt_issuer,
+                audience: jwt_audience,
+                verification,
+                workers,
+                verify_interval: std::time::Duration::from_secs(verify_interval_secs),
+            };
             serve(config)
         }
         Command::Token { data_dir, sub, tenant, scope, ttl, issuer, audience } => {
@@ -171,7 +182,7 @@ fn serve(config: ServeConfig) -> i32 {
         // actix stops on SIGTERM/SIGINT: no new connections, in-flight requests finish.
         let outcome = running.server.await;
         // Then every queued append is written durably before the process exits.
-        let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+        let _ = tokio::task::spawn_blocking(move || isms::finish(&store)).await;
         match outcome {
             Ok(()) => {
                 tracing::info!("stopped cleanly");
@@ -213,6 +224,11 @@ fn token(
 }
 
 fn verify(data_dir: &std::path::Path) -> i32 {
+    let events = isms::events_dir(data_dir);
+    if !events.join("db").exists() {
+        eprintln!("error: there is no event log in {} (expected {})", data_dir.display(), events.display());
+        return exit_code::USAGE;
+    }
     let storage = match isms_store::SledStorage::open(&isms::events_dir(data_dir)) {
         Ok(storage) => storage,
         Err(StoreError::Locked(dir)) => {
