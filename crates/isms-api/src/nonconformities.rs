@@ -17,11 +17,9 @@ use uuid::Uuid;
 
 use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::request::{
-    command_context, decode_cursor, encode_cursor, page_limit, record_id, CommandBody, CommandGuards, TimeTravel,
-};
+use crate::request::{command_context, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::{command_response, reading_date, record_response};
-use crate::risks::Fields;
+use crate::risks::{single_field, Fields};
 use crate::HistoryPage;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -228,54 +226,23 @@ pub async fn list_nonconformities(
     ledger: web::Data<Ledger>,
     query: web::Query<NonconformityListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(query.limit)?;
-    let point =
-        TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position }.point(&request, &auth.principal)?;
-    let after = match &query.cursor {
-        Some(cursor) => Some(
-            Uuid::parse_str(&decode_cursor(cursor)?)
-                .map_err(|_| ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued"))?,
-        ),
-        None => None,
-    };
-    let (page, resolved) = ledger.with_registers(&auth.principal.tenant, point, |registers| {
-        let today = match point {
-            isms_app::ReadPoint::Latest => Utc::now().date_naive(),
-            isms_app::ReadPoint::AsOf(at) => at.date_naive(),
-            isms_app::ReadPoint::Position(_) => registers.recorded_at.unwrap_or_else(Utc::now).date_naive(),
-        };
-        let range = match after {
-            Some(after) => {
-                registers.nonconformities.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-            }
-            None => registers.nonconformities.range(..),
-        };
-        let mut items = Vec::new();
-        let mut more = false;
-        for (_, entry) in range {
-            let Some(raised) = &entry.state.raised else { continue };
-            if !(query.status.is_none_or(|s| s == entry.state.status)
-                && query.severity.is_none_or(|s| s == raised.severity)
-                && query.source.is_none_or(|s| s == raised.source))
-            {
-                continue;
-            }
-            let record = NonconformityRecord::from_entry(entry, today);
-            if query.overdue.is_some_and(|o| o != record.overdue) {
-                continue;
-            }
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(record);
-        }
-        let next = if more { items.last().map(|r: &NonconformityRecord| r.id) } else { None };
-        (items, next)
-    })?;
+    let travel = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position };
+    let window = ListWindow::parse(&request, &auth.principal, query.limit, query.cursor.as_deref(), travel)?;
+    let ((items, next_cursor), resolved) =
+        ledger.with_registers(&auth.principal.tenant, window.point, |registers, resolved| {
+            let today = reading_date(resolved);
+            window.page(&registers.nonconformities, |entry| {
+                let raised = entry.state.raised.as_ref()?;
+                let matches = query.status.is_none_or(|s| s == entry.state.status)
+                    && query.severity.is_none_or(|s| s == raised.severity)
+                    && query.source.is_none_or(|s| s == raised.source);
+                let record = matches.then(|| NonconformityRecord::from_entry(entry, today))?;
+                query.overdue.is_none_or(|overdue| overdue == record.overdue).then_some(record)
+            })
+        })?;
     Ok(HttpResponse::Ok().json(NonconformityPage {
-        items: page.0,
-        next_cursor: page.1.map(|id| encode_cursor(&id.to_string())),
+        items,
+        next_cursor,
         as_of: resolved.as_of,
         position: resolved.position,
     }))
@@ -347,9 +314,7 @@ pub async fn record_correction(
 ) -> Result<HttpResponse, ApiError> {
     let id = nc_id(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
-    let mut fields = Fields::default();
-    let text = fields.take(required_text("/description", &body.value.description, MAX_TEXT));
-    let text = fields.finish(|| text)?;
+    let text = single_field(required_text("/description", &body.value.description, MAX_TEXT))?;
     run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.record_correction(text.clone())).await
 }
 
@@ -375,9 +340,7 @@ pub async fn record_root_cause(
 ) -> Result<HttpResponse, ApiError> {
     let id = nc_id(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
-    let mut fields = Fields::default();
-    let text = fields.take(required_text("/analysis", &body.value.analysis, MAX_TEXT));
-    let text = fields.finish(|| text)?;
+    let text = single_field(required_text("/analysis", &body.value.analysis, MAX_TEXT))?;
     run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.record_root_cause(text.clone())).await
 }
 
@@ -457,9 +420,7 @@ pub async fn complete_corrective_action(
     let id = nc_id(&id)?;
     let action_id = record_id(&action_id, "corrective action")?;
     let context = command_context(&auth.principal, &guards, &body);
-    let mut fields = Fields::default();
-    let note = fields.take(free_text("/note", &body.value.note, MAX_TEXT));
-    let note = fields.finish(|| note)?;
+    let note = single_field(free_text("/note", &body.value.note, MAX_TEXT))?;
     let actor = context.actor.clone();
     run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.complete_action(action_id, note.clone(), &actor)).await
 }
@@ -487,9 +448,7 @@ pub async fn review_effectiveness(
 ) -> Result<HttpResponse, ApiError> {
     let id = nc_id(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
-    let mut fields = Fields::default();
-    let note = fields.take(free_text("/note", &body.value.note, MAX_TEXT));
-    let note = fields.finish(|| note)?;
+    let note = single_field(free_text("/note", &body.value.note, MAX_TEXT))?;
     let effective = body.value.effective;
     let actor = context.actor.clone();
     run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.review_effectiveness(effective, note.clone(), &actor))
@@ -518,9 +477,7 @@ pub async fn close_nonconformity(
 ) -> Result<HttpResponse, ApiError> {
     let id = nc_id(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
-    let mut fields = Fields::default();
-    let note = fields.take(free_text("/note", &body.value.note, MAX_TEXT));
-    let note = fields.finish(|| note)?;
+    let note = single_field(free_text("/note", &body.value.note, MAX_TEXT))?;
     let actor = context.actor.clone();
     run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.close(note.clone(), &actor)).await
 }

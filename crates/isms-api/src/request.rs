@@ -262,6 +262,54 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued"))
 }
 
+/// What every register list resolves from its query: page size, read point, cursor position.
+pub struct ListWindow {
+    pub limit: usize,
+    pub point: ReadPoint,
+    pub after: Option<Uuid>,
+}
+
+impl ListWindow {
+    pub fn parse(
+        request: &HttpRequest,
+        principal: &Principal,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+        travel: TimeTravel,
+    ) -> Result<Self, ApiError> {
+        let after = match cursor {
+            Some(cursor) => Some(
+                Uuid::parse_str(&decode_cursor(cursor)?)
+                    .map_err(|_| ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued"))?,
+            ),
+            None => None,
+        };
+        Ok(Self { limit: page_limit(limit)?, point: travel.point(request, principal)?, after })
+    }
+
+    /// Walks a register (keyed by UUIDv7, so in creation order) after the cursor, keeping the
+    /// records `view` returns, up to the limit. Returns them and the next page's cursor.
+    pub fn page<E, V>(
+        &self,
+        register: &std::collections::BTreeMap<Uuid, E>,
+        mut view: impl FnMut(&E) -> Option<V>,
+    ) -> (Vec<V>, Option<String>) {
+        use std::ops::Bound;
+        let start = self.after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut items = Vec::new();
+        let mut last = None;
+        for (id, entry) in register.range((start, Bound::Unbounded)) {
+            let Some(item) = view(entry) else { continue };
+            if items.len() == self.limit {
+                return (items, last.map(|id: Uuid| encode_cursor(&id.to_string())));
+            }
+            items.push(item);
+            last = Some(*id);
+        }
+        (items, None)
+    }
+}
+
 /// Parses a record id from the path; anything not a UUID cannot exist, so it is a 404.
 pub fn record_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("no {what} with id {raw}")))

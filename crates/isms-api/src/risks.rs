@@ -19,9 +19,7 @@ use uuid::Uuid;
 
 use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::request::{
-    command_context, decode_cursor, encode_cursor, page_limit, record_id, CommandBody, CommandGuards, TimeTravel,
-};
+use crate::request::{command_context, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::{command_response, reading_date, record_response};
 use crate::HistoryPage;
 
@@ -56,6 +54,11 @@ impl Fields {
         }
         Err(ApiError::validation(self.0))
     }
+}
+
+/// Validates a body with one field to check.
+pub(crate) fn single_field<T>(result: Result<T, DomainError>) -> Result<T, ApiError> {
+    result.map_err(|error| ApiError::validation(vec![error]))
 }
 
 fn optional_line(fields: &mut Fields, pointer: &str, value: Option<&String>) -> Option<Option<String>> {
@@ -282,54 +285,25 @@ pub async fn list_risks(
     ledger: web::Data<Ledger>,
     query: web::Query<RiskListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(query.limit)?;
-    let point =
-        TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position }.point(&request, &auth.principal)?;
-    let after = match &query.cursor {
-        Some(cursor) => Some(
-            Uuid::parse_str(&decode_cursor(cursor)?)
-                .map_err(|_| ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued"))?,
-        ),
-        None => None,
-    };
-    let (page, resolved) = ledger.with_registers(&auth.principal.tenant, point, |registers| {
-        let range = match after {
-            Some(after) => registers.risks.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-            None => registers.risks.range(..),
-        };
-        let mut items = Vec::new();
-        let mut last = None;
-        let mut more = false;
-        for (id, entry) in range {
-            let Some(identification) = &entry.state.identification else { continue };
-            let matches = query.status.is_none_or(|s| s == entry.state.status)
-                && query.kind.is_none_or(|k| k == identification.kind)
-                && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
-                && query.category.as_ref().is_none_or(|c| *c == identification.category)
-                && query
-                    .level
-                    .as_ref()
-                    .is_none_or(|l| entry.state.assessment.as_ref().is_some_and(|a| a.rating.level == *l));
-            if !matches {
-                continue;
-            }
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(entry);
-            last = Some(*id);
-        }
-        let items: Vec<_> = items.into_iter().cloned().collect();
-        (items, more.then_some(last).flatten())
-    })?;
-    let today = reading_date(&resolved);
-    Ok(HttpResponse::Ok().json(RiskPage {
-        items: page.0.iter().map(|entry| RiskRecord::from_entry(entry, today)).collect(),
-        next_cursor: page.1.map(|id| encode_cursor(&id.to_string())),
-        as_of: resolved.as_of,
-        position: resolved.position,
-    }))
+    let travel = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position };
+    let window = ListWindow::parse(&request, &auth.principal, query.limit, query.cursor.as_deref(), travel)?;
+    let ((items, next_cursor), resolved) =
+        ledger.with_registers(&auth.principal.tenant, window.point, |registers, resolved| {
+            let today = reading_date(resolved);
+            window.page(&registers.risks, |entry| {
+                let identification = entry.state.identification.as_ref()?;
+                let matches = query.status.is_none_or(|s| s == entry.state.status)
+                    && query.kind.is_none_or(|k| k == identification.kind)
+                    && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
+                    && query.category.as_ref().is_none_or(|c| *c == identification.category)
+                    && query
+                        .level
+                        .as_ref()
+                        .is_none_or(|l| entry.state.assessment.as_ref().is_some_and(|a| a.rating.level == *l));
+                matches.then(|| RiskRecord::from_entry(entry, today))
+            })
+        })?;
+    Ok(HttpResponse::Ok().json(RiskPage { items, next_cursor, as_of: resolved.as_of, position: resolved.position }))
 }
 
 /// Read one risk
@@ -526,9 +500,7 @@ pub async fn close_risk(
 ) -> Result<HttpResponse, ApiError> {
     let id = record_id(&id, "risk")?.to_string();
     let context = command_context(&auth.principal, &guards, &body);
-    let mut fields = Fields::default();
-    let reason = fields.take(required_text("/reason", &body.value.reason, MAX_TEXT));
-    let reason = fields.finish(|| reason)?;
+    let reason = single_field(required_text("/reason", &body.value.reason, MAX_TEXT))?;
     run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, _| risk.close(reason.clone())).await
 }
 

@@ -80,17 +80,17 @@ impl Ledger {
         &self,
         tenant: &TenantId,
         point: ReadPoint,
-        read: impl FnOnce(&Registers) -> T,
+        read: impl FnOnce(&Registers, &Resolved) -> T,
     ) -> Result<(T, Resolved), AppError> {
         let live = self.projections.tenant(tenant)?;
         if point == ReadPoint::Latest {
             let registers = live.read().unwrap_or_else(|p| p.into_inner());
             let resolved = Resolved { position: registers.position, as_of: registers.recorded_at, latest: true };
-            return Ok((read(&registers), resolved));
+            return Ok((read(&registers, &resolved), resolved));
         }
         let resolved = self.resolve(tenant, point)?;
         let registers = replay(self.store.as_ref(), tenant, resolved.position)?;
-        Ok((read(&registers), resolved))
+        Ok((read(&registers, &resolved), resolved))
     }
 
     /// One record as of `point`, folded from its own stream (cheap at any point in time).
