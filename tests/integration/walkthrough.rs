@@ -103,6 +103,11 @@ async fn a_risk_and_a_nonconformity_run_their_whole_lifecycle_and_every_step_is_
     }
     let only_carol = app.get(&alice, "/api/v1/audit-trail?actor=carol").await.expect(200);
     assert_eq!(only_carol.body["items"].as_array().unwrap().len(), 2);
+    let (from, to) = (items[4]["recorded_at"].as_str().unwrap(), items[6]["recorded_at"].as_str().unwrap());
+    let window = app.get(&alice, &format!("/api/v1/audit-trail?from={from}&to={to}")).await.expect(200);
+    let positions: Vec<u64> =
+        window.body["items"].as_array().unwrap().iter().map(|e| e["position"].as_u64().unwrap()).collect();
+    assert_eq!(positions, vec![5, 6, 7]);
     let paged = app.get(&alice, "/api/v1/audit-trail?limit=4").await.expect(200);
     let cursor = paged.body["next_cursor"].as_str().unwrap().to_owned();
     let next = app.get(&alice, &format!("/api/v1/audit-trail?limit=4&cursor={cursor}")).await.expect(200);

@@ -128,11 +128,18 @@ impl Ledger {
     ) -> Result<(Vec<Envelope>, Option<Position>), AppError> {
         const SCAN_CHUNK: usize = isms_store::READ_CHUNK;
         let mut found = Vec::new();
-        let mut cursor = after;
+        // recorded_at never decreases along positions: skip straight to `from`, stop after `to`.
+        let mut cursor = match filter.from {
+            Some(from) => after.max(self.store.position_at(tenant, from - chrono::Duration::microseconds(1))?),
+            None => after,
+        };
         loop {
             let chunk = self.store.read_all(tenant, cursor, SCAN_CHUNK)?;
             let exhausted = chunk.len() < SCAN_CHUNK;
             for event in chunk {
+                if filter.to.is_some_and(|to| event.recorded_at > to) {
+                    return Ok((found, None));
+                }
                 cursor = event.position;
                 if filter.matches(&event) {
                     found.push(event);
