@@ -78,7 +78,9 @@ impl SledStorage {
     /// process has it open.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
-        let db = sled::Config::new().path(dir).open().map_err(|e| {
+        // No background flusher: every write here is followed by an explicit flush and fsync,
+        // so sled's periodic flush would only compete with the writer for the CPU.
+        let db = sled::Config::new().path(dir).flush_every_ms(None).open().map_err(|e| {
             let text = e.to_string();
             if text.contains("could not acquire lock") {
                 StoreError::Locked(dir.display().to_string())
