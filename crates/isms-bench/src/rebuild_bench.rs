@@ -231,7 +231,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (mut after, mut scanned) = (0, 0u64);
     loop {
-        let chunk = store.read_all(&tenant, after, 4096)?;
+        let chunk = store.read_all(&tenant, after, isms_store::READ_CHUNK)?;
         let Some(last) = chunk.last() else { break };
         after = last.position;
         scanned += chunk.len() as u64;
