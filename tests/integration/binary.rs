@@ -45,6 +45,20 @@ impl Server {
         Self { child, base }
     }
 
+    /// Identifies `count` risks titled "risk 0", "risk 1", ...
+    async fn identify_risks(&self, client: &reqwest::Client, token: &str, count: usize) {
+        for n in 0..count {
+            let response = client
+                .post(format!("{}/api/v1/risks", self.base))
+                .bearer_auth(token)
+                .json(&json!({"title": format!("risk {n}"), "category": "c", "owner": "alice"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 201);
+        }
+    }
+
     fn kill_9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
@@ -128,16 +142,7 @@ async fn tampered_data_is_named_by_verify_and_refused_by_serve_without_changing_
     let token = token(dir.path());
     let server = Server::start(dir.path()).await;
     let client = reqwest::Client::new();
-    for n in 0..5 {
-        let response = client
-            .post(format!("{}/api/v1/risks", server.base))
-            .bearer_auth(&token)
-            .json(&json!({"title": format!("risk {n}"), "category": "c", "owner": "alice"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 201);
-    }
+    server.identify_risks(&client, &token, 5).await;
     server.kill_9();
 
     // Rewrite the title of the event at position 3, as an administrator with disk access could.
@@ -186,16 +191,7 @@ async fn sigterm_stops_cleanly_after_verifying_the_runs_events() {
     let token = token(dir.path());
     let mut server = Server::start(dir.path()).await;
     let client = reqwest::Client::new();
-    for n in 0..5 {
-        let response = client
-            .post(format!("{}/api/v1/risks", server.base))
-            .bearer_auth(&token)
-            .json(&json!({"title": format!("risk {n}"), "category": "c", "owner": "alice"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 201);
-    }
+    server.identify_risks(&client, &token, 5).await;
     let terminated = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(terminated.success());
     let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap()).await.unwrap();
