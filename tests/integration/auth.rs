@@ -60,6 +60,10 @@ async fn every_bad_token_is_refused_with_401() {
     }
     let missing = app.send(reqwest::Method::GET, None, "/api/v1/risks", None, &[]).await.expect(401);
     assert!(missing.header("www-authenticate").is_some());
+    // An audience list that includes ours is accepted (RFC 7519 allows either form).
+    app.get(&sign(&app.secret, hs256(), &with("aud", json!(["another-api", "isms-ledger"]))), "/api/v1/risks")
+        .await
+        .expect(200);
     // Within the 30 s leeway an expired token still passes.
     app.get(&sign(&app.secret, hs256(), &with("exp", json!(now() - 5))), "/api/v1/risks").await.expect(200);
 }

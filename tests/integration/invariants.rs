@@ -133,5 +133,15 @@ async fn nonconformity_rules_are_refused_with_409_and_their_code() {
         "nonconformity_closed"
     );
     let closed = app.get(&alice, &format!("/api/v1/nonconformities/{nc}")).await.expect(200);
+    let _ = closed.body["overdue"].clone();
+    // `overdue` is computed for the date being read: the open action due in 2099 is overdue
+    // when the register is read as of 2100, not today.
+    let later = app.raise_nonconformity(&alice, "minor").await;
+    let action = json!({"actions": [{"description": "later", "owner": "bob", "due_date": "2099-06-30"}]});
+    app.post(&alice, &format!("/api/v1/nonconformities/{later}/corrective-actions"), action).await.expect(200);
+    let today = app.get(&alice, "/api/v1/nonconformities?overdue=true").await.expect(200);
+    assert_eq!(today.body["items"].as_array().unwrap().len(), 0);
+    let in_2100 = app.get(&alice, "/api/v1/nonconformities?overdue=true&as_of=2100-01-01T00:00:00Z").await.expect(200);
+    assert_eq!(in_2100.body["items"].as_array().unwrap().len(), 1);
     assert_eq!((closed.body["status"].as_str(), closed.body["overdue"].as_bool()), (Some("closed"), Some(false)));
 }

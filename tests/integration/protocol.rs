@@ -20,6 +20,26 @@ async fn stale_if_match_gets_412_with_the_current_version() {
     assert_eq!(garbage.expect(400).code(), "invalid_if_match");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_on_one_record_without_if_match_all_succeed() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let alice = app.alice();
+    let risk = app.identify_risk(&alice, "alice").await;
+    let mut tasks = Vec::new();
+    for n in 0..8u64 {
+        let (app, alice, risk) = (app.clone(), alice.clone(), risk.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"likelihood": n % 5 + 1, "impact": 2});
+            app.post(&alice, &format!("/api/v1/risks/{risk}/assessments"), body).await.status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200, "a lost race is retried against the winner's durable write");
+    }
+    let record = app.get(&alice, &format!("/api/v1/risks/{risk}")).await.expect(200);
+    assert_eq!(record.body["version"], 9);
+}
+
 #[tokio::test]
 async fn idempotency_keys_replay_the_first_response_and_refuse_another_body() {
     let app = TestApp::spawn().await;
@@ -140,6 +160,8 @@ async fn bad_requests_get_problem_details_and_change_nothing() {
     let missing =
         app.post(&alice, "/api/v1/risks", json!({"title": "  ", "category": "", "owner": "alice"})).await.expect(422);
     assert_eq!(missing.body["errors"].as_array().unwrap().len(), 2);
+    let earliest = app.get(&alice, "/api/v1/audit-trail?from=-262143-01-01T00:00:00Z").await;
+    assert_eq!(earliest.status, 200, "the earliest representable instant is a valid bound");
     let unknown = app.get(&alice, "/api/v1/nothing-here").await.expect(404);
     assert_eq!(unknown.code(), "not_found");
     let trail = app.get(&alice, "/api/v1/audit-trail").await.expect(200);

@@ -159,7 +159,7 @@ pub fn mint(secret: &[u8], sub: &str, tenant: &str, scope: &str) -> String {
         tenant: tenant.into(),
         scope: scope.into(),
         iss: DEFAULT_ISSUER.into(),
-        aud: DEFAULT_AUDIENCE.into(),
+        aud: isms_api::auth::Audience::One(DEFAULT_AUDIENCE.into()),
         exp: now + 3600,
         nbf: Some(now),
         iat: Some(now),

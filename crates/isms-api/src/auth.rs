@@ -20,12 +20,21 @@ pub struct Claims {
     pub tenant: String,
     pub scope: String,
     pub iss: String,
-    pub aud: String,
+    pub aud: Audience,
     pub exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
+}
+
+/// The `aud` claim: one audience or several (RFC 7519 4.1.3). jsonwebtoken checks that ours is
+/// among them; this type only lets both forms through deserialization.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// An authenticated caller.
@@ -83,9 +92,18 @@ impl Authenticator {
         let mut keys = Vec::new();
         for jwk in &set.keys {
             let Some(kid) = jwk.common.key_id.clone() else { continue };
+            // Only the curves of the allowed algorithms; anything else is skipped, not guessed.
             let algorithm = match &jwk.algorithm {
-                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
-                jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(ec)
+                    if ec.curve == jsonwebtoken::jwk::EllipticCurve::P256 =>
+                {
+                    Algorithm::ES256
+                }
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp)
+                    if okp.curve == jsonwebtoken::jwk::EllipticCurve::Ed25519 =>
+                {
+                    Algorithm::EdDSA
+                }
                 _ => continue,
             };
             let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("JWKS key '{kid}': {e}"))?;

@@ -177,6 +177,14 @@ impl From<AppError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "idempotency_key_in_flight", error.to_string())
             }
             AppError::InvalidReadPoint(detail) => Self::unprocessable("invalid_read_point", detail, Vec::new()),
+            AppError::Store(isms_store::StoreError::WriterFailed(reason)) => {
+                tracing::error!(%reason, "refusing a command: the event log accepts no writes");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the event log is not accepting writes; nothing was recorded",
+                )
+            }
             AppError::Store(store) => Self::Internal(store.to_string()),
             AppError::Projection(projection) => Self::Internal(projection.to_string()),
         }
@@ -217,6 +225,9 @@ pub enum CommandProblems {
     /// An internal failure; nothing was acknowledged.
     #[response(status = 500, content_type = "application/problem+json")]
     Internal(Problem),
+    /// The event log stopped accepting writes (a storage failure); nothing was recorded.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
 }
 
 /// The problems a read can answer with.

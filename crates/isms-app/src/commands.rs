@@ -60,7 +60,7 @@ impl Drop for InFlightGuard<'_> {
 }
 
 /// How many times a command without `If-Match` is re-decided when another writer got in first.
-const CONFLICT_RETRIES: usize = 5;
+const CONFLICT_RETRIES: usize = 16;
 
 fn fold<A: Aggregate>(envelopes: &[Envelope]) -> Result<A, AppError> {
     let mut state = A::default();
@@ -96,6 +96,10 @@ impl Ledger {
                 return Err(AppError::IdempotencyKeyInFlight);
             }
             guard.key = Some(key);
+            // The first request may have finished between the check above and the claim.
+            if let Some(replay) = self.replay::<A>(context, idempotency)? {
+                return Ok(replay);
+            }
         }
         for _ in 0..CONFLICT_RETRIES {
             let history = self.store.read_stream(&context.tenant, &stream, None)?;

@@ -23,6 +23,8 @@ pub enum ReadPoint {
 pub struct Resolved {
     pub position: Position,
     pub as_of: Option<DateTime<Utc>>,
+    /// A read of the current state (no `as_of`/`as_of_position`): derived facts such as
+    /// `overdue` are then computed for today, otherwise for the `as_of` date.
     pub latest: bool,
 }
 
@@ -56,7 +58,7 @@ impl Ledger {
             ReadPoint::Latest => Ok(Resolved { position: head.position, as_of: head.recorded_at, latest: true }),
             ReadPoint::AsOf(at) => {
                 let position = self.store.position_at(tenant, at)?;
-                Ok(Resolved { position, as_of: Some(at), latest: position == head.position })
+                Ok(Resolved { position, as_of: Some(at), latest: false })
             }
             ReadPoint::Position(position) => {
                 if position > head.position {
@@ -69,7 +71,7 @@ impl Ledger {
                     0 => None,
                     p => self.store.read_all(tenant, p - 1, 1)?.first().map(|e| e.recorded_at),
                 };
-                Ok(Resolved { position, as_of, latest: position == head.position })
+                Ok(Resolved { position, as_of, latest: false })
             }
         }
     }
@@ -130,7 +132,10 @@ impl Ledger {
         let mut found = Vec::new();
         // recorded_at never decreases along positions: skip straight to `from`, stop after `to`.
         let mut cursor = match filter.from {
-            Some(from) => after.max(self.store.position_at(tenant, from - chrono::Duration::microseconds(1))?),
+            Some(from) => match from.checked_sub_signed(chrono::Duration::microseconds(1)) {
+                Some(just_before) => after.max(self.store.position_at(tenant, just_before)?),
+                None => after,
+            },
             None => after,
         };
         loop {

@@ -100,9 +100,9 @@ impl RiskCriteria {
                     format!("bands must cover scores 1 to {max_score} without gaps or overlaps (expected a band starting at {next})"),
                 );
             }
-            next = band.max_score + 1;
+            next = band.max_score.saturating_add(1);
         }
-        if next != max_score + 1 {
+        if next != max_score.saturating_add(1) || bands.last().is_some_and(|b| b.max_score > max_score) {
             return invalid("/level_bands", format!("bands must end exactly at the maximum score {max_score}"));
         }
         if self.acceptance_threshold == 0 || self.acceptance_threshold > max_score {

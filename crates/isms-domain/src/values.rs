@@ -29,6 +29,15 @@ pub fn free_text(pointer: &str, value: &str, max: usize) -> Result<String, Domai
     if value.chars().count() > max {
         return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, format!("must be at most {max} characters")));
     }
+    // Other control characters have no place in a register and would be stored escaped, at
+    // six bytes each.
+    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(DomainError::at(
+            ErrorCode::ValidationFailed,
+            pointer,
+            "must not contain control characters other than line breaks and tabs",
+        ));
+    }
     Ok(value.trim().to_owned())
 }
 
@@ -113,5 +122,7 @@ mod tests {
         assert!(required_line("/t", "   ", 5).is_err());
         assert!(required_line("/t", "abcdef", 5).is_err());
         assert!(required_line("/t", "a\nb", 5).is_err());
+        assert_eq!(free_text("/t", "a\n\tb", 9).unwrap(), "a\n\tb");
+        assert!(free_text("/t", "a\u{7}b", 9).is_err());
     }
 }

@@ -74,7 +74,5 @@ pub trait EventStore: Send + Sync + 'static {
     fn tenants(&self) -> Result<Vec<TenantId>, StoreError>;
 
     /// Why the store no longer accepts writes, if it stopped (for readiness checks).
-    fn failure(&self) -> Option<String> {
-        None
-    }
+    fn failure(&self) -> Option<String>;
 }

@@ -29,10 +29,23 @@ const VERIFIED: u8 = b'V';
 
 pub struct SledStorage {
     db: sled::Db,
-    /// sled's `flush` ends in `sync_file_range`, which does not flush the device cache; an
-    /// fsync of the data file after each flush is what makes an acknowledged event durable.
-    data_file: Mutex<File>,
+    /// Everything durability needs, behind one lock so flush and fsync run as one step.
+    durability: Mutex<Durability>,
     path: PathBuf,
+}
+
+/// sled's `flush` ends in `sync_file_range`, which does not flush the device cache, and sled
+/// writes oversized log messages (pages above a quarter segment, e.g. a leaf holding several
+/// large events) to files under `blobs/` without any sync. So after each flush we fsync the
+/// data file and every blob file not yet synced, then the blob directory.
+struct Durability {
+    data_file: File,
+    /// Blob files already fsynced (sled never rewrites a blob file in place).
+    synced_blobs: std::collections::HashSet<std::ffi::OsString>,
+    /// The first failed flush or fsync. After one, the kernel may have dropped dirty pages and
+    /// cleared the error, so a later fsync that succeeds proves nothing: every later sync
+    /// fails too, and the writer fails closed.
+    failed: Option<String>,
 }
 
 fn io(error: impl std::fmt::Display) -> StoreError {
@@ -80,18 +93,28 @@ impl SledStorage {
         std::fs::create_dir_all(dir).map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
         // No background flusher: every write here is followed by an explicit flush and fsync,
         // so sled's periodic flush would only compete with the writer for the CPU.
-        let db = sled::Config::new().path(dir).flush_every_ms(None).open().map_err(|e| {
-            let text = e.to_string();
-            if text.contains("could not acquire lock") {
-                StoreError::Locked(dir.display().to_string())
-            } else {
-                io(format!("cannot open the event log in {}: {text}", dir.display()))
+        let config = sled::Config::new().path(dir).flush_every_ms(None);
+        // After a database is dropped, sled's background work can hold its file lock a little
+        // longer, so a reopen in the same process retries briefly before reporting the
+        // directory as in use by someone else.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(error) if error.to_string().contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Locked(dir.display().to_string()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(error) => return Err(io(format!("cannot open the event log in {}: {error}", dir.display()))),
             }
-        })?;
+        };
         let data_file = File::open(dir.join("db")).map_err(io)?;
         // New files were created: make their directory entries durable too.
         File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-        Ok(Self { db, data_file: Mutex::new(data_file), path: dir.to_owned() })
+        let durability = Durability { data_file, synced_blobs: Default::default(), failed: None };
+        Ok(Self { db, durability: Mutex::new(durability), path: dir.to_owned() })
     }
 
     pub fn path(&self) -> &Path {
@@ -99,9 +122,46 @@ impl SledStorage {
     }
 
     fn make_durable(&self) -> Result<(), StoreError> {
+        let mut durability = self.durability.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(earlier) = &durability.failed {
+            return Err(io(format!("an earlier flush or fsync failed: {earlier}")));
+        }
+        let outcome = self.flush_and_sync(&mut durability);
+        if let Err(error) = &outcome {
+            durability.failed = Some(error.to_string());
+        }
+        outcome
+    }
+
+    fn flush_and_sync(&self, durability: &mut Durability) -> Result<(), StoreError> {
         self.db.flush().map_err(io)?;
-        let file = self.data_file.lock().unwrap_or_else(|p| p.into_inner());
-        file.sync_all().map_err(io)
+        durability.data_file.sync_all().map_err(io)?;
+        let blobs = self.path.join("blobs");
+        let entries = match std::fs::read_dir(&blobs) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(io(error)),
+        };
+        let mut present = std::collections::HashSet::new();
+        let mut synced_new = false;
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name();
+            if !durability.synced_blobs.contains(&name) {
+                match File::open(entry.path()).and_then(|f| f.sync_all()) {
+                    Ok(()) => synced_new = true,
+                    // sled removed a blob it no longer needs: nothing left to make durable.
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(error) => return Err(io(error)),
+                }
+            }
+            present.insert(name);
+        }
+        if synced_new {
+            File::open(&blobs).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        durability.synced_blobs = present;
+        Ok(())
     }
 }
 

@@ -107,11 +107,6 @@ impl GroupCommitStore {
         })
     }
 
-    /// Why the writer stopped accepting writes, if it did.
-    pub fn failure(&self) -> Option<String> {
-        self.failure.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
     /// Stops taking new appends, lets the writer finish every queued one (durably), and waits
     /// for it. Used on graceful shutdown.
     pub fn shutdown(&self) {
@@ -142,7 +137,12 @@ impl GroupCommitStore {
                         hash: report.head.hash,
                         verified_at: Utc::now(),
                     };
-                    self.storage.set_verified_mark(&tenant, &mark).map_err(|e| e.to_string())?;
+                    if let Err(error) = self.storage.set_verified_mark(&tenant, &mark) {
+                        // The mark's fsync shares the data file with the events: a failure
+                        // here means unacknowledged groups may be lost too.
+                        fail_closed(&self.failure, &error);
+                        return Err(error.to_string());
+                    }
                 }
                 Ok(Err(broken)) => {
                     let reason = format!("the stored log changed under the running service: {broken}");
@@ -259,6 +259,10 @@ impl EventStore for GroupCommitStore {
     fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
         Ok(self.heads.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect())
     }
+
+    fn failure(&self) -> Option<String> {
+        failed(&self.failure)
+    }
 }
 
 /// A batch written to storage, waiting for the fsync that makes it durable.
@@ -266,6 +270,10 @@ struct Staged {
     batch: CommitBatch,
     /// Each accepted request's reply and how many of the batch's events are its own, in order.
     accepted: Vec<(oneshot::Sender<Result<Appended, AppendError>>, usize)>,
+    /// Requests refused for a version conflict or a taken idempotency key. The refusal may rest
+    /// on a group still waiting for its fsync, so it is only sent once that group is published:
+    /// a caller that re-reads after a conflict then sees the write it lost to.
+    deferred: Vec<(oneshot::Sender<Result<Appended, AppendError>>, AppendError)>,
 }
 
 type Failure = Arc<RwLock<Option<String>>>;
@@ -283,6 +291,9 @@ fn fail_closed(failure: &Failure, error: &StoreError) {
 fn refuse(staged: Staged, reason: &str) {
     for (reply, _) in staged.accepted {
         let _ = reply.send(Err(StoreError::WriterFailed(reason.to_owned()).into()));
+    }
+    for (reply, error) in staged.deferred {
+        let _ = reply.send(Err(error));
     }
 }
 
@@ -318,7 +329,8 @@ impl Syncer {
                 groups.into_iter().for_each(|group| refuse(group, &reason));
                 continue;
             }
-            if let Err(error) = self.storage.sync() {
+            let has_events = groups.iter().any(|group| !group.batch.events.is_empty());
+            if let Err(error) = if has_events { self.storage.sync() } else { Ok(()) } {
                 // The disk may hold some of these groups or none: fail closed. A restart
                 // re-reads the truth and re-verifies the chain.
                 fail_closed(&self.failure, &error);
@@ -345,11 +357,16 @@ impl Syncer {
                 );
             }
         }
-        self.listener.committed(&group.batch.events);
+        if !group.batch.events.is_empty() {
+            self.listener.committed(&group.batch.events);
+        }
         // Requests were staged in order, so each one's envelopes are the next `count` events.
         let mut events = group.batch.events.into_iter();
         for (reply, count) in group.accepted {
             let _ = reply.send(Ok(Appended { envelopes: events.by_ref().take(count).collect() }));
+        }
+        for (reply, error) in group.deferred {
+            let _ = reply.send(Err(error));
         }
     }
 }
@@ -373,7 +390,8 @@ impl Writer {
         }
     }
 
-    /// Stages and writes one group; returns it for the syncer, or `None` if nothing was accepted.
+    /// Stages and writes one group; returns it for the syncer, or `None` if nothing is left to
+    /// answer after it.
     fn write_group(&mut self, jobs: Vec<Job>) -> Option<Staged> {
         if let Some(reason) = failed(&self.failure) {
             for job in jobs {
@@ -385,19 +403,23 @@ impl Writer {
         let mut accepted = Vec::with_capacity(jobs.len());
         // Heads and stream versions move as requests are staged. If the group then fails the
         // writer fails closed and never writes again, so there is nothing to roll back.
+        let mut deferred = Vec::new();
         let mut claimed_keys: Vec<(TenantId, String, String)> = Vec::new();
         for job in jobs {
             match self.stage(job.request, &mut batch, &mut claimed_keys) {
                 Ok(count) => accepted.push((job.reply, count)),
+                Err(error @ (AppendError::Conflict { .. } | AppendError::DuplicateIdempotencyKey(_))) => {
+                    deferred.push((job.reply, error));
+                }
                 Err(error) => {
                     let _ = job.reply.send(Err(error));
                 }
             }
         }
         if accepted.is_empty() {
-            return None;
+            return (!deferred.is_empty()).then(|| Staged { batch, accepted, deferred });
         }
-        let staged = Staged { batch, accepted };
+        let staged = Staged { batch, accepted, deferred };
         if let Err(error) = self.storage.write(&staged.batch) {
             fail_closed(&self.failure, &error);
             refuse(staged, &error.to_string());

@@ -214,7 +214,7 @@ fn token(
         tenant,
         scope,
         iss: issuer,
-        aud: audience,
+        aud: isms_api::auth::Audience::One(audience),
         exp: now + parse_ttl(ttl)?,
         nbf: Some(now),
         iat: Some(now),
