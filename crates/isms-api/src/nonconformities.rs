@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::request::{command_context, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
+use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::{command_response, reading_date, record_response};
 use crate::risks::{single_field, Fields};
 use crate::HistoryPage;
@@ -228,18 +228,20 @@ pub async fn list_nonconformities(
 ) -> Result<HttpResponse, ApiError> {
     let travel = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position };
     let window = ListWindow::parse(&request, &auth.principal, query.limit, query.cursor.as_deref(), travel)?;
-    let ((items, next_cursor), resolved) =
-        ledger.with_registers(&auth.principal.tenant, window.point, |registers, resolved| {
-            let today = reading_date(resolved);
-            window.page(&registers.nonconformities, |entry| {
-                let raised = entry.state.raised.as_ref()?;
-                let matches = query.status.is_none_or(|s| s == entry.state.status)
-                    && query.severity.is_none_or(|s| s == raised.severity)
-                    && query.source.is_none_or(|s| s == raised.source);
-                let record = matches.then(|| NonconformityRecord::from_entry(entry, today))?;
-                query.overdue.is_none_or(|overdue| overdue == record.overdue).then_some(record)
-            })
-        })?;
+    let query = query.into_inner();
+    let tenant = auth.principal.tenant.clone();
+    let ((items, next_cursor), resolved) = read_registers(ledger, tenant, window.point, move |registers, resolved| {
+        let today = reading_date(resolved);
+        window.page(&registers.nonconformities, |entry| {
+            let raised = entry.state.raised.as_ref()?;
+            let matches = query.status.is_none_or(|s| s == entry.state.status)
+                && query.severity.is_none_or(|s| s == raised.severity)
+                && query.source.is_none_or(|s| s == raised.source);
+            let record = matches.then(|| NonconformityRecord::from_entry(entry, today))?;
+            query.overdue.is_none_or(|overdue| overdue == record.overdue).then_some(record)
+        })
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(NonconformityPage {
         items,
         next_cursor,

@@ -310,6 +310,20 @@ impl ListWindow {
     }
 }
 
+/// Runs a register read on the blocking pool: a read as of an earlier point replays the log,
+/// which must not hold up an HTTP worker thread.
+pub async fn read_registers<T: Send + 'static>(
+    ledger: actix_web::web::Data<isms_app::Ledger>,
+    tenant: isms_store::TenantId,
+    point: ReadPoint,
+    read: impl FnOnce(&isms_projections::Registers, &isms_app::Resolved) -> T + Send + 'static,
+) -> Result<(T, isms_app::Resolved), ApiError> {
+    actix_web::web::block(move || ledger.with_registers(&tenant, point, read))
+        .await
+        .map_err(|error| ApiError::Internal(format!("register read did not complete: {error}")))?
+        .map_err(ApiError::from)
+}
+
 /// Parses a record id from the path; anything not a UUID cannot exist, so it is a 404.
 pub fn record_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("no {what} with id {raw}")))

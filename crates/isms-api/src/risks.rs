@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::request::{command_context, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
+use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::{command_response, reading_date, record_response};
 use crate::HistoryPage;
 
@@ -287,22 +287,24 @@ pub async fn list_risks(
 ) -> Result<HttpResponse, ApiError> {
     let travel = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position };
     let window = ListWindow::parse(&request, &auth.principal, query.limit, query.cursor.as_deref(), travel)?;
-    let ((items, next_cursor), resolved) =
-        ledger.with_registers(&auth.principal.tenant, window.point, |registers, resolved| {
-            let today = reading_date(resolved);
-            window.page(&registers.risks, |entry| {
-                let identification = entry.state.identification.as_ref()?;
-                let matches = query.status.is_none_or(|s| s == entry.state.status)
-                    && query.kind.is_none_or(|k| k == identification.kind)
-                    && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
-                    && query.category.as_ref().is_none_or(|c| *c == identification.category)
-                    && query
-                        .level
-                        .as_ref()
-                        .is_none_or(|l| entry.state.assessment.as_ref().is_some_and(|a| a.rating.level == *l));
-                matches.then(|| RiskRecord::from_entry(entry, today))
-            })
-        })?;
+    let query = query.into_inner();
+    let tenant = auth.principal.tenant.clone();
+    let ((items, next_cursor), resolved) = read_registers(ledger, tenant, window.point, move |registers, resolved| {
+        let today = reading_date(resolved);
+        window.page(&registers.risks, |entry| {
+            let identification = entry.state.identification.as_ref()?;
+            let matches = query.status.is_none_or(|s| s == entry.state.status)
+                && query.kind.is_none_or(|k| k == identification.kind)
+                && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
+                && query.category.as_ref().is_none_or(|c| *c == identification.category)
+                && query
+                    .level
+                    .as_ref()
+                    .is_none_or(|l| entry.state.assessment.as_ref().is_some_and(|a| a.rating.level == *l));
+            matches.then(|| RiskRecord::from_entry(entry, today))
+        })
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(RiskPage { items, next_cursor, as_of: resolved.as_of, position: resolved.position }))
 }
 
