@@ -10,9 +10,10 @@ use isms_store::{CommitListener, Envelope, EventStore, StoreError, TenantId};
 #[derive(Default)]
 pub struct LiveProjections {
     tenants: RwLock<HashMap<TenantId, Arc<RwLock<Registers>>>>,
-    /// The first event the read side could not apply. Once set, reads are refused (not served
-    /// stale) and `/readyz` fails, because a register missing an event is worse than none.
-    failure: RwLock<Option<ProjectionError>>,
+    /// Per tenant, the first event the read side could not apply. That tenant's reads are then
+    /// refused (not served stale) and `/readyz` fails, because a register missing an event is
+    /// worse than none; other tenants are unaffected.
+    failures: RwLock<HashMap<TenantId, ProjectionError>>,
 }
 
 impl LiveProjections {
@@ -35,14 +36,15 @@ impl LiveProjections {
 
     /// A tenant's live registers (empty when the tenant has no events yet).
     pub fn tenant(&self, tenant: &TenantId) -> Result<Arc<RwLock<Registers>>, crate::AppError> {
-        if let Some(failure) = self.failure.read().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(failure) = self.failures.read().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned() {
             return Err(failure.into());
         }
         Ok(self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned().unwrap_or_default())
     }
 
+    /// A projection failure of any tenant, for readiness.
     pub fn failure(&self) -> Option<ProjectionError> {
-        self.failure.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failures.read().unwrap_or_else(|p| p.into_inner()).values().next().cloned()
     }
 }
 
@@ -97,7 +99,7 @@ impl CommitListener for LiveProjections {
             let mut registers = registers.write().unwrap_or_else(|p| p.into_inner());
             if let Err(error) = registers.apply(event) {
                 tracing::error!(%error, "projection failed; reads are refused until the cause is fixed and the service restarted");
-                self.failure.write().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
+                self.failures.write().unwrap_or_else(|p| p.into_inner()).entry(event.tenant.clone()).or_insert(error);
             }
         }
     }
