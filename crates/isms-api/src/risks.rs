@@ -221,18 +221,15 @@ async fn run_risk(
     context: isms_app::CommandContext,
     id: &str,
     creation: Creation,
-    decide: impl Fn(
-        &Risk,
-        &isms_domain::criteria::VersionedCriteria,
-    ) -> Result<Vec<isms_domain::risk::RiskEvent>, DomainError>,
+    decide: impl Fn(&Risk) -> Result<Vec<isms_domain::risk::RiskEvent>, DomainError>,
 ) -> Result<HttpResponse, ApiError> {
-    let criteria = current_criteria(ledger, &context.tenant)?;
-    let outcome = ledger.execute::<Risk>(&context, id, creation, Risk::exists, |risk| decide(risk, &criteria)).await?;
+    let outcome = ledger.execute::<Risk>(&context, id, creation, Risk::exists, decide).await?;
     let record = RiskRecord::from_entry(&outcome.entry, chrono::Utc::now().date_naive());
     let location = (outcome.status == 201).then(|| risk_location(&outcome.entry.id));
     Ok(command_response(outcome.status, outcome.entry.version, &record, location, outcome.replayed))
 }
 
+/// The criteria in force, read only by the commands that score (identify and close do not).
 fn current_criteria(
     ledger: &Ledger,
     tenant: &isms_store::TenantId,
@@ -265,7 +262,7 @@ pub async fn identify_risk(
     let context = command_context(&auth.principal, &guards, &body);
     let identified = body.value.parse()?;
     let id = Uuid::now_v7().to_string();
-    run_risk(&ledger, context, &id, Creation::NewStream, |risk, _| risk.identify(identified.clone())).await
+    run_risk(&ledger, context, &id, Creation::NewStream, |risk| risk.identify(identified.clone())).await
 }
 
 /// List the risk register
@@ -385,8 +382,8 @@ pub async fn assess_risk(
     let command = fields.finish(|| {
         Some(AssessRisk { likelihood: body.value.likelihood, impact: body.value.impact, rationale: rationale? })
     })?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| risk.assess(command.clone(), criteria))
-        .await
+    let criteria = current_criteria(&ledger, &context.tenant)?;
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk| risk.assess(command.clone(), &criteria)).await
 }
 
 /// Plan a risk's treatment
@@ -438,10 +435,9 @@ pub async fn plan_treatment(
             target_residual_impact: request.target_residual_impact,
         })
     })?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| {
-        risk.plan_treatment(command.clone(), criteria)
-    })
-    .await
+    let criteria = current_criteria(&ledger, &context.tenant)?;
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk| risk.plan_treatment(command.clone(), &criteria))
+        .await
 }
 
 /// Accept a risk's residual risk
@@ -474,8 +470,9 @@ pub async fn accept_residual_risk(
     };
     let command = fields.finish(|| Some(AcceptResidualRisk { justification: justification? }))?;
     let actor = context.actor.clone();
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, criteria| {
-        risk.accept_residual(command.clone(), &actor, criteria)
+    let criteria = current_criteria(&ledger, &context.tenant)?;
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk| {
+        risk.accept_residual(command.clone(), &actor, &criteria)
     })
     .await
 }
@@ -503,7 +500,7 @@ pub async fn close_risk(
     let id = record_id(&id, "risk")?.to_string();
     let context = command_context(&auth.principal, &guards, &body);
     let reason = single_field(required_text("/reason", &body.value.reason, MAX_TEXT))?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk, _| risk.close(reason.clone())).await
+    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk| risk.close(reason.clone())).await
 }
 
 /// Read the risk criteria in force
