@@ -45,6 +45,12 @@ impl Server {
         Self { child, base }
     }
 
+    async fn get_json(&self, client: &reqwest::Client, token: &str, path: &str) -> serde_json::Value {
+        let response = client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        response.json().await.unwrap()
+    }
+
     /// Identifies `count` risks titled "risk 0", "risk 1", ...
     async fn identify_risks(&self, client: &reqwest::Client, token: &str, count: usize) {
         for n in 0..count {
@@ -112,15 +118,7 @@ async fn kill_9_right_after_acknowledgements_loses_nothing() {
             client.get(format!("{}/api/v1/risks/{id}", server.base)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "acknowledged risk {id} survived kill -9");
     }
-    let feed: serde_json::Value = client
-        .get(format!("{}/api/v1/events?limit=500", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let feed = server.get_json(&client, &token, "/api/v1/events?limit=500").await;
     let positions: Vec<u64> =
         feed["items"].as_array().unwrap().iter().map(|e| e["position"].as_u64().unwrap()).collect();
     assert_eq!(positions, (1..=acknowledged.len() as u64).collect::<Vec<_>>());
@@ -199,15 +197,7 @@ async fn sigterm_stops_cleanly_after_verifying_the_runs_events() {
 
     // The run's events were verified on the way out, so the next start checks nothing old.
     let server = Server::start(dir.path()).await;
-    let integrity: serde_json::Value = client
-        .get(format!("{}/api/v1/integrity", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let integrity = server.get_json(&client, &token, "/api/v1/integrity").await;
     assert_eq!(integrity["chain_head"]["position"], 5);
     assert_eq!(integrity["last_verified"]["position"], 5);
     assert_eq!(integrity["last_verified"]["hash"], integrity["chain_head"]["hash"]);
