@@ -6,6 +6,19 @@ mod api_examples;
 mod auth;
 mod binary;
 mod concurrency;
+mod context;
+// Section: interested parties, scope, assets.
+
+// Section: Annex A catalog and Statement of Applicability.
+
+// Section: objectives, operational planning, monitoring and measurement.
+
+// Section: internal audit, incidents, documented information.
+
+// Section: people and training, suppliers, certification cycle.
+
+// Section: management review and reports.
+
 mod invariants;
 mod openapi;
 mod protocol;

@@ -3,9 +3,12 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+mod context;
+mod fields;
 mod log;
 mod nonconformities;
 pub mod problem;
+mod register;
 pub mod request;
 pub mod responses;
 mod risks;
@@ -59,6 +62,19 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "risks", description = "Risk and opportunity register (6.1.2, 6.1.3, 8.2, 8.3)"),
         (name = "risk-criteria", description = "Risk criteria (6.1.2 a)"),
         (name = "nonconformities", description = "Nonconformity and corrective action (10.2)"),
+        (name = "context", description = "Internal and external issues (4.1)"),
+        // Section: interested parties, scope, assets.
+
+        // Section: Annex A catalog and Statement of Applicability.
+
+        // Section: objectives, operational planning, monitoring and measurement.
+
+        // Section: internal audit, incidents, documented information.
+
+        // Section: people and training, suppliers, certification cycle.
+
+        // Section: management review and reports.
+
         (name = "audit", description = "Audit trail, event feed and chain integrity")
     )
 )]
@@ -93,6 +109,13 @@ pub fn app(
             utoipa_actix_web::scope("/api/v1")
                 .configure(risks::configure)
                 .configure(nonconformities::configure)
+                .configure(context::configure)
+                // Section: interested parties, scope, assets.
+                // Section: Annex A catalog and Statement of Applicability.
+                // Section: objectives, operational planning, monitoring and measurement.
+                // Section: internal audit, incidents, documented information.
+                // Section: people and training, suppliers, certification cycle.
+                // Section: management review and reports.
                 .configure(log::configure),
         )
         .split_for_parts();

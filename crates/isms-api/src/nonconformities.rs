@@ -2,24 +2,22 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
-use isms_app::{CommandContext, Creation, Ledger};
+use isms_app::{Creation, Ledger};
 use isms_domain::nonconformity::{
-    NewCorrectiveAction, Nonconformity, NonconformityEvent, NonconformityRaised, NonconformitySource,
-    NonconformityStatus, Severity,
+    NewCorrectiveAction, Nonconformity, NonconformityRaised, NonconformitySource, NonconformityStatus, Severity,
 };
 use isms_domain::values::{free_text, required_line, required_text, MAX_LINE, MAX_TEXT};
-use isms_domain::{Aggregate, DomainError};
 use isms_projections::views::{nc_source_schema, nc_status_schema, severity_schema, NonconformityRecord};
-use isms_store::StreamRef;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
+use crate::register::{read_history, read_one, run, stream_id};
 use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
-use crate::responses::{command_response, reading_date, record_response};
-use crate::risks::{single_field, Fields};
+use crate::responses::reading_date;
 use crate::HistoryPage;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -153,23 +151,6 @@ pub struct NonconformityPage {
     pub position: u64,
 }
 
-async fn run(
-    ledger: &Ledger,
-    context: CommandContext,
-    id: &str,
-    creation: Creation,
-    decide: impl Fn(&Nonconformity) -> Result<Vec<NonconformityEvent>, DomainError>,
-) -> Result<HttpResponse, ApiError> {
-    let outcome = ledger.execute::<Nonconformity>(&context, id, creation, Nonconformity::exists, decide).await?;
-    let record = NonconformityRecord::from_entry(&outcome.entry, Utc::now().date_naive());
-    let location = (outcome.status == 201).then(|| format!("/api/v1/nonconformities/{}", outcome.entry.id));
-    Ok(command_response(outcome.status, outcome.entry.version, &record, location, outcome.replayed))
-}
-
-fn nc_id(raw: &str) -> Result<String, ApiError> {
-    Ok(record_id(raw, "nonconformity")?.to_string())
-}
-
 /// Raise a nonconformity
 #[utoipa::path(
     tag = "nonconformities", operation_id = "raise_nonconformity",
@@ -206,7 +187,7 @@ pub async fn raise_nonconformity(
         })
     })?;
     let id = Uuid::now_v7().to_string();
-    run(&ledger, context, &id, Creation::NewStream, |nc| nc.raise(raised.clone())).await
+    run(&ledger, context, &id, Creation::NewStream, |nc: &Nonconformity| nc.raise(raised.clone())).await
 }
 
 /// List the nonconformity register
@@ -266,13 +247,7 @@ pub async fn get_nonconformity(
     id: web::Path<String>,
     travel: web::Query<TimeTravel>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = nc_id(&id)?;
-    let point = travel.point(&request, &auth.principal)?;
-    let (entry, resolved) = ledger.record::<Nonconformity>(&auth.principal.tenant, &id, point)?;
-    let entry = entry
-        .filter(|e| e.state.exists())
-        .ok_or_else(|| ApiError::not_found(format!("no nonconformity with id {id}")))?;
-    Ok(record_response(&NonconformityRecord::from_entry(&entry, reading_date(&resolved)), entry.version, &resolved))
+    read_one::<Nonconformity>(&request, &auth.principal, &ledger, &id, &travel)
 }
 
 /// Read a nonconformity's history
@@ -290,8 +265,7 @@ pub async fn nonconformity_history(
     id: web::Path<String>,
     travel: web::Query<TimeTravel>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = nc_id(&id)?;
-    crate::history_response(&request, &auth.principal, &ledger, StreamRef::new(Nonconformity::STREAM_TYPE, id), &travel)
+    read_history::<Nonconformity>(&request, &auth.principal, &ledger, &id, &travel)
 }
 
 /// Record the correction
@@ -314,10 +288,10 @@ pub async fn record_correction(
     guards: CommandGuards,
     body: CommandBody<RecordCorrectionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = nc_id(&id)?;
+    let id = stream_id::<Nonconformity>(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
     let text = single_field(required_text("/description", &body.value.description, MAX_TEXT))?;
-    run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.record_correction(text.clone())).await
+    run(&ledger, context, &id, Creation::ExistingStream, |nc: &Nonconformity| nc.record_correction(text.clone())).await
 }
 
 /// Record the root cause
@@ -340,10 +314,10 @@ pub async fn record_root_cause(
     guards: CommandGuards,
     body: CommandBody<RecordRootCauseRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = nc_id(&id)?;
+    let id = stream_id::<Nonconformity>(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
     let text = single_field(required_text("/analysis", &body.value.analysis, MAX_TEXT))?;
-    run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.record_root_cause(text.clone())).await
+    run(&ledger, context, &id, Creation::ExistingStream, |nc: &Nonconformity| nc.record_root_cause(text.clone())).await
 }
 
 /// Plan corrective actions
@@ -366,7 +340,7 @@ pub async fn plan_corrective_actions(
     guards: CommandGuards,
     body: CommandBody<PlanCorrectiveActionsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = nc_id(&id)?;
+    let id = stream_id::<Nonconformity>(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
     let mut fields = Fields::default();
     let actions: Vec<Option<NewCorrectiveAction>> = body
@@ -393,7 +367,7 @@ pub async fn plan_corrective_actions(
     let actions = fields.finish(|| actions.into_iter().collect::<Option<Vec<_>>>())?;
     // Ids are drawn once, outside the decision, so a retried decision plans the same actions.
     let ids: Vec<Uuid> = actions.iter().map(|_| Uuid::now_v7()).collect();
-    run(&ledger, context, &id, Creation::ExistingStream, |nc| {
+    run(&ledger, context, &id, Creation::ExistingStream, |nc: &Nonconformity| {
         let mut next = ids.iter().copied();
         nc.plan_actions(actions.clone(), || next.next().unwrap_or_else(Uuid::now_v7))
     })
@@ -419,12 +393,15 @@ pub async fn complete_corrective_action(
     body: CommandBody<CompleteActionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action_id) = path.into_inner();
-    let id = nc_id(&id)?;
+    let id = stream_id::<Nonconformity>(&id)?;
     let action_id = record_id(&action_id, "corrective action")?;
     let context = command_context(&auth.principal, &guards, &body);
     let note = single_field(free_text("/note", &body.value.note, MAX_TEXT))?;
     let actor = context.actor.clone();
-    run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.complete_action(action_id, note.clone(), &actor)).await
+    run(&ledger, context, &id, Creation::ExistingStream, |nc: &Nonconformity| {
+        nc.complete_action(action_id, note.clone(), &actor)
+    })
+    .await
 }
 
 /// Review effectiveness
@@ -448,13 +425,15 @@ pub async fn review_effectiveness(
     guards: CommandGuards,
     body: CommandBody<EffectivenessReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = nc_id(&id)?;
+    let id = stream_id::<Nonconformity>(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
     let note = single_field(free_text("/note", &body.value.note, MAX_TEXT))?;
     let effective = body.value.effective;
     let actor = context.actor.clone();
-    run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.review_effectiveness(effective, note.clone(), &actor))
-        .await
+    run(&ledger, context, &id, Creation::ExistingStream, |nc: &Nonconformity| {
+        nc.review_effectiveness(effective, note.clone(), &actor)
+    })
+    .await
 }
 
 /// Close a nonconformity
@@ -477,9 +456,9 @@ pub async fn close_nonconformity(
     guards: CommandGuards,
     body: CommandBody<CloseNonconformityRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = nc_id(&id)?;
+    let id = stream_id::<Nonconformity>(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
     let note = single_field(free_text("/note", &body.value.note, MAX_TEXT))?;
     let actor = context.actor.clone();
-    run(&ledger, context, &id, Creation::ExistingStream, |nc| nc.close(note.clone(), &actor)).await
+    run(&ledger, context, &id, Creation::ExistingStream, |nc: &Nonconformity| nc.close(note.clone(), &actor)).await
 }

@@ -201,6 +201,7 @@ pub fn command_context<T>(principal: &Principal, guards: &CommandGuards, body: &
             is_admin: principal.has_scope(crate::auth::AdminScope::SCOPE),
         },
         correlation_id: guards.request_id,
+        causation_id: None,
         idempotency: guards
             .idempotency_key
             .as_ref()

@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
+use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
 use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::{command_response, reading_date, record_response};
@@ -35,37 +36,6 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(close_risk)
         .service(get_risk_criteria)
         .service(define_risk_criteria);
-}
-
-/// Collects field validation results so one response names every bad field.
-#[derive(Default)]
-pub(crate) struct Fields(Vec<DomainError>);
-
-impl Fields {
-    pub(crate) fn take<T>(&mut self, result: Result<T, DomainError>) -> Option<T> {
-        result.map_err(|e| self.0.push(e)).ok()
-    }
-
-    pub(crate) fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ApiError> {
-        if self.0.is_empty() {
-            if let Some(value) = build() {
-                return Ok(value);
-            }
-        }
-        Err(ApiError::validation(self.0))
-    }
-}
-
-/// Validates a body with one field to check.
-pub(crate) fn single_field<T>(result: Result<T, DomainError>) -> Result<T, ApiError> {
-    result.map_err(|error| ApiError::validation(vec![error]))
-}
-
-fn optional_line(fields: &mut Fields, pointer: &str, value: Option<&String>) -> Option<Option<String>> {
-    match value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        None => Some(None),
-        Some(v) => fields.take(required_line(pointer, v, MAX_LINE)).map(Some),
-    }
 }
 
 /// Identify a risk or opportunity.
@@ -104,14 +74,9 @@ impl IdentifyRiskRequest {
         let description = fields.take(free_text("/description", &self.description, MAX_TEXT));
         let category = fields.take(required_line("/category", &self.category, MAX_LINE));
         let owner = fields.take(required_line("/owner", &self.owner, MAX_LINE));
-        let asset_refs: Vec<Option<String>> = self
-            .asset_refs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| fields.take(required_line(&format!("/asset_refs/{i}"), r, MAX_LINE)))
-            .collect();
-        let threat = optional_line(&mut fields, "/threat", self.threat.as_ref());
-        let vulnerability = optional_line(&mut fields, "/vulnerability", self.vulnerability.as_ref());
+        let asset_refs = fields.lines("/asset_refs", &self.asset_refs);
+        let threat = fields.optional_line("/threat", self.threat.as_deref());
+        let vulnerability = fields.optional_line("/vulnerability", self.vulnerability.as_deref());
         fields.finish(|| {
             Some(RiskIdentified {
                 kind: self.kind,
@@ -119,7 +84,7 @@ impl IdentifyRiskRequest {
                 description: description?,
                 category: category?,
                 owner: owner?,
-                asset_refs: asset_refs.into_iter().collect::<Option<_>>()?,
+                asset_refs: asset_refs?,
                 threat: threat?,
                 vulnerability: vulnerability?,
             })

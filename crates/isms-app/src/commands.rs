@@ -22,6 +22,9 @@ pub struct CommandContext {
     pub tenant: TenantId,
     pub actor: Actor,
     pub correlation_id: Uuid,
+    /// The event that caused this command, when a policy (not a person) issued it, e.g. the
+    /// audit finding that raises a nonconformity.
+    pub causation_id: Option<Uuid>,
     pub idempotency: Option<IdempotencyInput>,
     /// The stream version the caller sent in `If-Match`.
     pub if_match: Option<u64>,
@@ -122,7 +125,7 @@ impl Ledger {
                 meta: CommandMeta {
                     actor: context.actor.subject.clone(),
                     correlation_id: context.correlation_id,
-                    causation_id: None,
+                    causation_id: context.causation_id,
                     idempotency: context.idempotency.as_ref().map(|i| IdempotencyClaim {
                         key: i.key.clone(),
                         fingerprint: i.fingerprint.clone(),

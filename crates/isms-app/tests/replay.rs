@@ -62,6 +62,7 @@ fn context(subject: &str) -> CommandContext {
         tenant: TenantId::parse("acme").unwrap(),
         actor: Actor { subject: subject.into(), is_admin: false },
         correlation_id: Uuid::now_v7(),
+        causation_id: None,
         idempotency: None,
         if_match: None,
     }

@@ -49,6 +49,23 @@ error_codes! {
     NoCorrectiveActions => ("no_corrective_actions", Conflict),
     EffectivenessNotVerified => ("effectiveness_not_verified", Conflict),
     FourEyesViolation => ("four_eyes_violation", Conflict),
+    // Shared by every register.
+    NothingChanged => ("nothing_changed", Conflict),
+    ReferencedRecordNotFound => ("referenced_record_not_found", Invalid),
+    // Context (4.1).
+    ContextIssueRetired => ("context_issue_retired", Conflict),
+    // Section: interested parties, scope, assets.
+
+    // Section: Annex A catalog and Statement of Applicability.
+
+    // Section: objectives, operational planning, monitoring and measurement.
+
+    // Section: internal audit, incidents, documented information.
+
+    // Section: people and training, suppliers, certification cycle.
+
+    // Section: management review and reports.
+
 }
 
 /// A refused command: the code, a human sentence, and for validation the JSON pointer of the

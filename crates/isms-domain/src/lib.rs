@@ -5,6 +5,8 @@
 //! same inputs always give the same events and the whole crate is testable without a runtime.
 #![forbid(unsafe_code)]
 
+pub mod catalog;
+pub mod context;
 pub mod criteria;
 pub mod error;
 pub mod nonconformity;

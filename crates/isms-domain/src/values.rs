@@ -54,21 +54,18 @@ pub fn required_text(pointer: &str, value: &str, max: usize) -> Result<String, D
 pub const MAX_LINE: usize = 200;
 pub const MAX_TEXT: usize = 10_000;
 
-/// An ISO/IEC 27001:2022 Annex A control identifier such as `5.15` or `8.8`.
-///
-/// Only the shape and the theme ranges are checked here (5.1-5.37, 6.1-6.8, 7.1-7.14,
-/// 8.1-8.34); the full catalog with titles is separate data. An optional `A.` prefix is
-/// accepted on input and dropped, so `A.5.15` and `5.15` are the same control.
+/// An ISO/IEC 27001:2022 Annex A control identifier such as `5.15` or `8.8`, known to be in
+/// the catalog ([`crate::catalog::ISO27001_2022`]). An optional `A.` prefix is accepted on
+/// input and dropped, so `A.5.15` and `5.15` are the same control.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ControlRef(String);
 
 impl ControlRef {
-    /// Number of controls in each 2022 theme, by theme number 5..=8.
-    const THEME_SIZES: [(u8, u8); 4] = [(5, 37), (6, 8), (7, 14), (8, 34)];
-
     pub fn parse(pointer: &str, raw: &str) -> Result<Self, DomainError> {
-        let invalid = || {
+        // The catalog is the one list of controls; a lookup rather than a shape check keeps
+        // look-alikes such as `05.1` or `5.1.1` out as well.
+        let control = crate::catalog::control_2022(raw).ok_or_else(|| {
             DomainError::at(
                 ErrorCode::InvalidControlReference,
                 pointer,
@@ -77,22 +74,8 @@ impl ControlRef {
                      (5.1-5.37, 6.1-6.8, 7.1-7.14, 8.1-8.34)"
                 ),
             )
-        };
-        let body = raw.trim();
-        let body = body.strip_prefix("A.").unwrap_or(body);
-        let (theme, number) = body.split_once('.').ok_or_else(invalid)?;
-        let well_formed =
-            |s: &str| !s.is_empty() && s.len() <= 2 && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit());
-        if !well_formed(theme) || !well_formed(number) {
-            return Err(invalid());
-        }
-        let theme: u8 = theme.parse().map_err(|_| invalid())?;
-        let number: u8 = number.parse().map_err(|_| invalid())?;
-        let size = Self::THEME_SIZES.iter().find(|(t, _)| *t == theme).map(|(_, size)| *size).ok_or_else(invalid)?;
-        if number == 0 || number > size {
-            return Err(invalid());
-        }
-        Ok(Self(format!("{theme}.{number}")))
+        })?;
+        Ok(Self(control.id.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

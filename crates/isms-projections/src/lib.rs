@@ -6,7 +6,9 @@
 //! such as `overdue` are computed against the date being read.
 #![forbid(unsafe_code)]
 
+mod register;
 mod registers;
 pub mod views;
 
+pub use register::Register;
 pub use registers::{decode_event, Entry, ProjectionError, Registers};

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use isms_domain::context::ContextIssue;
 use isms_domain::criteria::CriteriaState;
 use isms_domain::nonconformity::Nonconformity;
 use isms_domain::risk::Risk;
@@ -77,6 +78,11 @@ impl<A: Aggregate> Entry<A> {
         self.updated_at = envelope.recorded_at;
     }
 
+    /// The record id: every register stream id is a UUID (checked when the event is projected).
+    pub fn uuid(&self) -> Uuid {
+        Uuid::parse_str(&self.id).unwrap_or_default()
+    }
+
     /// Folds one stream's envelopes (in version order) into an entry; `None` for no events.
     pub fn fold(envelopes: &[Envelope]) -> Result<Option<Self>, ProjectionError> {
         let Some(first) = envelopes.first() else { return Ok(None) };
@@ -95,6 +101,18 @@ pub struct Registers {
     pub risks: BTreeMap<Uuid, Entry<Risk>>,
     pub nonconformities: BTreeMap<Uuid, Entry<Nonconformity>>,
     pub criteria: CriteriaState,
+    pub context_issues: BTreeMap<Uuid, Entry<ContextIssue>>,
+    // Section: interested parties, scope, assets.
+
+    // Section: Annex A catalog and Statement of Applicability.
+
+    // Section: objectives, operational planning, monitoring and measurement.
+
+    // Section: internal audit, incidents, documented information.
+
+    // Section: people and training, suppliers, certification cycle.
+
+    // Section: management review and reports.
     pub position: Position,
     pub recorded_at: Option<DateTime<Utc>>,
 }
@@ -135,6 +153,18 @@ impl Registers {
             CriteriaState::STREAM_TYPE => {
                 self.criteria.apply(&decode_parts::<CriteriaState>(envelope.position, &envelope.event_type, data)?)
             }
+            ContextIssue::STREAM_TYPE => upsert(&mut self.context_issues, envelope, data)?,
+            // Section: interested parties, scope, assets.
+
+            // Section: Annex A catalog and Statement of Applicability.
+
+            // Section: objectives, operational planning, monitoring and measurement.
+
+            // Section: internal audit, incidents, documented information.
+
+            // Section: people and training, suppliers, certification cycle.
+
+            // Section: management review and reports.
             other => {
                 return Err(ProjectionError {
                     position: envelope.position,

@@ -13,6 +13,56 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::registers::Entry;
+use crate::{Register, Registers};
+
+pub mod context;
+// Section: interested parties, scope, assets.
+
+// Section: Annex A catalog and Statement of Applicability.
+
+// Section: objectives, operational planning, monitoring and measurement.
+
+// Section: internal audit, incidents, documented information.
+
+// Section: people and training, suppliers, certification cycle.
+
+// Section: management review and reports.
+
+impl Register for Risk {
+    const NOUN: &'static str = "risk";
+    const COLLECTION: &'static str = "risks";
+    type Record = RiskRecord;
+
+    fn exists(state: &Self) -> bool {
+        state.exists()
+    }
+
+    fn register(registers: &Registers) -> &std::collections::BTreeMap<Uuid, Entry<Self>> {
+        &registers.risks
+    }
+
+    fn record(entry: &Entry<Self>, today: NaiveDate) -> RiskRecord {
+        RiskRecord::from_entry(entry, today)
+    }
+}
+
+impl Register for Nonconformity {
+    const NOUN: &'static str = "nonconformity";
+    const COLLECTION: &'static str = "nonconformities";
+    type Record = NonconformityRecord;
+
+    fn exists(state: &Self) -> bool {
+        state.exists()
+    }
+
+    fn register(registers: &Registers) -> &std::collections::BTreeMap<Uuid, Entry<Self>> {
+        &registers.nonconformities
+    }
+
+    fn record(entry: &Entry<Self>, today: NaiveDate) -> NonconformityRecord {
+        NonconformityRecord::from_entry(entry, today)
+    }
+}
 
 /// A string schema restricted to the names a domain enum serializes to.
 pub fn string_enum(names: &[&str]) -> Object {
@@ -120,7 +170,7 @@ impl RiskRecord {
         });
         let awaiting_acceptance = state.status == RiskStatus::TreatmentPlanned;
         Self {
-            id: Uuid::parse_str(&entry.id).unwrap_or_default(),
+            id: entry.uuid(),
             kind: identification.kind,
             title: identification.title,
             description: identification.description,
@@ -251,7 +301,7 @@ impl NonconformityRecord {
             })
             .collect();
         Self {
-            id: Uuid::parse_str(&entry.id).unwrap_or_default(),
+            id: entry.uuid(),
             title: raised.title,
             description: raised.description,
             source: raised.source,

@@ -1,0 +1,111 @@
+//! The command and read paths every record register shares: one place decides how a command is
+//! answered, how a record is read as of a point, and how a register is paged.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use isms_app::{CommandContext, Creation, Ledger, Resolved};
+use isms_domain::DomainError;
+use isms_projections::Register;
+use isms_store::StreamRef;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Principal;
+use crate::problem::ApiError;
+use crate::request::{read_registers, record_id, ListWindow, TimeTravel};
+use crate::responses::{command_response, reading_date, record_response};
+
+/// Runs a command on one record and answers with the record as the command left it
+/// (201 with `Location` for a new record).
+pub(crate) async fn run<R: Register>(
+    ledger: &Ledger,
+    context: CommandContext,
+    id: &str,
+    creation: Creation,
+    decide: impl Fn(&R) -> Result<Vec<R::Event>, DomainError>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = ledger.execute::<R>(&context, id, creation, R::exists, decide).await?;
+    let record = R::record(&outcome.entry, Utc::now().date_naive());
+    let location = (outcome.status == 201).then(|| format!("/api/v1/{}/{}", R::COLLECTION, outcome.entry.id));
+    Ok(command_response(outcome.status, outcome.entry.version, &record, location, outcome.replayed))
+}
+
+/// The record id from the path, as a stream id; anything not a UUID cannot exist (404).
+pub(crate) fn stream_id<R: Register>(raw: &str) -> Result<String, ApiError> {
+    Ok(record_id(raw, R::NOUN)?.to_string())
+}
+
+/// One record as of the requested point, with `ETag` and the read point in headers.
+pub(crate) fn read_one<R: Register>(
+    request: &HttpRequest,
+    principal: &Principal,
+    ledger: &Ledger,
+    raw_id: &str,
+    travel: &TimeTravel,
+) -> Result<HttpResponse, ApiError> {
+    let id = stream_id::<R>(raw_id)?;
+    let point = travel.point(request, principal)?;
+    let (entry, resolved) = ledger.record::<R>(&principal.tenant, &id, point)?;
+    let entry = entry
+        .filter(|e| R::exists(&e.state))
+        .ok_or_else(|| ApiError::not_found(format!("no {} with id {id}", R::NOUN)))?;
+    Ok(record_response(&R::record(&entry, reading_date(&resolved)), entry.version, &resolved))
+}
+
+/// A record's events as of the requested point.
+pub(crate) fn read_history<R: Register>(
+    request: &HttpRequest,
+    principal: &Principal,
+    ledger: &Ledger,
+    raw_id: &str,
+    travel: &TimeTravel,
+) -> Result<HttpResponse, ApiError> {
+    let id = stream_id::<R>(raw_id)?;
+    crate::history_response(request, principal, ledger, StreamRef::new(R::STREAM_TYPE, id), travel)
+}
+
+/// Paging and time travel, common to every register list (filters come on top).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, default 50, at most 500.
+    pub limit: Option<usize>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Read the register as it stood at this instant (RFC 3339). Needs `audit:read`.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Read the register as it stood after this log position. Needs `audit:read`.
+    pub as_of_position: Option<u64>,
+}
+
+/// One page of a register and the read point it reflects.
+pub(crate) struct ListedPage<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+    pub resolved: Resolved,
+}
+
+/// Pages a register in creation order, keeping the live records `keep` accepts.
+pub(crate) async fn list_records<R: Register>(
+    request: &HttpRequest,
+    principal: &Principal,
+    ledger: web::Data<Ledger>,
+    params: &ListParams,
+    keep: impl Fn(&R, &R::Record) -> bool + Send + 'static,
+) -> Result<ListedPage<R::Record>, ApiError> {
+    let travel = TimeTravel { as_of: params.as_of, as_of_position: params.as_of_position };
+    let window = ListWindow::parse(request, principal, params.limit, params.cursor.as_deref(), travel)?;
+    let ((items, next_cursor), resolved) =
+        read_registers(ledger, principal.tenant.clone(), window.point, move |registers, resolved| {
+            let today = reading_date(resolved);
+            window.page(R::register(registers), |entry| {
+                if !R::exists(&entry.state) {
+                    return None;
+                }
+                let record = R::record(entry, today);
+                keep(&entry.state, &record).then_some(record)
+            })
+        })
+        .await?;
+    Ok(ListedPage { items, next_cursor, resolved })
+}
