@@ -44,3 +44,36 @@ async fn context_issues_are_revised_retired_and_readable_as_of_any_point() {
         invalid.body["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
     assert_eq!(pointers, ["/title", "/effect_on_isms"]);
 }
+
+#[tokio::test]
+async fn risks_link_to_existing_context_issues_only() {
+    let app = TestApp::spawn().await;
+    let alice = app.alice();
+    let risk = app.identify_risk(&alice, "alice").await;
+    let issue = app
+        .post(
+            &alice,
+            "/api/v1/context-issues",
+            json!({"category": "internal", "title": "Remote work", "effect_on_isms": "Laptops leave the office"}),
+        )
+        .await
+        .expect(201);
+    let issue_id = issue.body["id"].as_str().unwrap();
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let missing = app
+        .post(&alice, &format!("/api/v1/risks/{risk}/sources"), json!({"context_issue_ids": [issue_id, unknown]}))
+        .await
+        .expect(422);
+    assert_eq!(missing.body["errors"][0]["pointer"], "/context_issue_ids/1");
+    assert_eq!(missing.code(), "referenced_record_not_found");
+    let linked = app
+        .post(&alice, &format!("/api/v1/risks/{risk}/sources"), json!({"context_issue_ids": [issue_id]}))
+        .await
+        .expect(200);
+    assert_eq!(linked.body["context_issue_ids"], json!([issue_id]));
+    let again = app
+        .post(&alice, &format!("/api/v1/risks/{risk}/sources"), json!({"context_issue_ids": [issue_id]}))
+        .await
+        .expect(409);
+    assert_eq!(again.code(), "nothing_changed");
+}

@@ -12,6 +12,17 @@ mod register;
 pub mod request;
 pub mod responses;
 mod risks;
+// Section: interested parties, scope, assets.
+
+// Section: Annex A catalog and Statement of Applicability.
+
+// Section: objectives, operational planning, monitoring and measurement.
+
+// Section: internal audit, incidents, documented information.
+
+// Section: people and training, suppliers, certification cycle.
+
+// Section: management review and reports.
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

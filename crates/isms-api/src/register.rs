@@ -109,3 +109,33 @@ pub(crate) async fn list_records<R: Register>(
         .await?;
     Ok(ListedPage { items, next_cursor, resolved })
 }
+
+/// Refuses a command that names records which do not exist (now) in register `R`, with one
+/// `referenced_record_not_found` error per missing id at `pointer/i`. Reads the live registers,
+/// which every acknowledged command has already reached.
+pub(crate) fn ensure_exist<R: Register>(
+    ledger: &Ledger,
+    principal: &Principal,
+    pointer: &str,
+    ids: &[uuid::Uuid],
+) -> Result<(), ApiError> {
+    let (missing, _) = ledger.with_registers(&principal.tenant, isms_app::ReadPoint::Latest, |registers, _| {
+        let register = R::register(registers);
+        ids.iter()
+            .enumerate()
+            .filter(|(_, id)| !register.get(id).is_some_and(|entry| R::exists(&entry.state)))
+            .map(|(i, id)| {
+                DomainError::at(
+                    isms_domain::ErrorCode::ReferencedRecordNotFound,
+                    format!("{pointer}/{i}"),
+                    format!("no {} with id {id}", R::NOUN),
+                )
+            })
+            .collect::<Vec<_>>()
+    })?;
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(missing))
+    }
+}

@@ -8,7 +8,7 @@ use isms_domain::risk::{
     AcceptResidualRisk, AssessRisk, PlanTreatment, Risk, RiskIdentified, RiskKind, RiskStatus, TreatmentOption,
 };
 use isms_domain::values::{free_text, required_line, required_text, ControlRef, MAX_LINE, MAX_TEXT};
-use isms_domain::{Aggregate, DomainError};
+use isms_domain::Aggregate;
 use isms_projections::views::{
     risk_kind_schema, risk_status_schema, treatment_option_schema, RiskCriteriaBody, RiskCriteriaRecord, RiskRecord,
 };
@@ -20,9 +20,12 @@ use uuid::Uuid;
 use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
+use crate::register::{ensure_exist, run};
 use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::{command_response, reading_date, record_response};
 use crate::HistoryPage;
+use isms_domain::context::ContextIssue;
+use isms_domain::risk::RiskSourcesLinked;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -34,6 +37,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(plan_treatment)
         .service(accept_residual_risk)
         .service(close_risk)
+        .service(link_risk_sources)
         .service(get_risk_criteria)
         .service(define_risk_criteria);
 }
@@ -177,23 +181,6 @@ pub struct RiskPage {
     pub position: u64,
 }
 
-fn risk_location(id: &str) -> String {
-    format!("/api/v1/risks/{id}")
-}
-
-async fn run_risk(
-    ledger: &Ledger,
-    context: isms_app::CommandContext,
-    id: &str,
-    creation: Creation,
-    decide: impl Fn(&Risk) -> Result<Vec<isms_domain::risk::RiskEvent>, DomainError>,
-) -> Result<HttpResponse, ApiError> {
-    let outcome = ledger.execute::<Risk>(&context, id, creation, Risk::exists, decide).await?;
-    let record = RiskRecord::from_entry(&outcome.entry, chrono::Utc::now().date_naive());
-    let location = (outcome.status == 201).then(|| risk_location(&outcome.entry.id));
-    Ok(command_response(outcome.status, outcome.entry.version, &record, location, outcome.replayed))
-}
-
 /// The criteria in force, read only by the commands that score (identify and close do not).
 fn current_criteria(
     ledger: &Ledger,
@@ -227,7 +214,7 @@ pub async fn identify_risk(
     let context = command_context(&auth.principal, &guards, &body);
     let identified = body.value.parse()?;
     let id = Uuid::now_v7().to_string();
-    run_risk(&ledger, context, &id, Creation::NewStream, |risk| risk.identify(identified.clone())).await
+    run(&ledger, context, &id, Creation::NewStream, |risk: &Risk| risk.identify(identified.clone())).await
 }
 
 /// List the risk register
@@ -348,7 +335,7 @@ pub async fn assess_risk(
         Some(AssessRisk { likelihood: body.value.likelihood, impact: body.value.impact, rationale: rationale? })
     })?;
     let criteria = current_criteria(&ledger, &context.tenant)?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk| risk.assess(command.clone(), &criteria)).await
+    run(&ledger, context, &id, Creation::ExistingStream, |risk: &Risk| risk.assess(command.clone(), &criteria)).await
 }
 
 /// Plan a risk's treatment
@@ -401,7 +388,7 @@ pub async fn plan_treatment(
         })
     })?;
     let criteria = current_criteria(&ledger, &context.tenant)?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk| risk.plan_treatment(command.clone(), &criteria))
+    run(&ledger, context, &id, Creation::ExistingStream, |risk: &Risk| risk.plan_treatment(command.clone(), &criteria))
         .await
 }
 
@@ -436,7 +423,7 @@ pub async fn accept_residual_risk(
     let command = fields.finish(|| Some(AcceptResidualRisk { justification: justification? }))?;
     let actor = context.actor.clone();
     let criteria = current_criteria(&ledger, &context.tenant)?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk| {
+    run(&ledger, context, &id, Creation::ExistingStream, |risk: &Risk| {
         risk.accept_residual(command.clone(), &actor, &criteria)
     })
     .await
@@ -465,7 +452,7 @@ pub async fn close_risk(
     let id = record_id(&id, "risk")?.to_string();
     let context = command_context(&auth.principal, &guards, &body);
     let reason = single_field(required_text("/reason", &body.value.reason, MAX_TEXT))?;
-    run_risk(&ledger, context, &id, Creation::ExistingStream, |risk| risk.close(reason.clone())).await
+    run(&ledger, context, &id, Creation::ExistingStream, |risk: &Risk| risk.close(reason.clone())).await
 }
 
 /// Read the risk criteria in force
@@ -529,4 +516,48 @@ pub async fn define_risk_criteria(
     let current = &outcome.entry.state.current;
     let record = RiskCriteriaRecord { version: current.version, criteria: (&current.criteria).into() };
     Ok(command_response(outcome.status, outcome.entry.version, &record, None, outcome.replayed))
+}
+
+/// Link a risk to the context it arises from.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"context_issue_ids": ["0193a0c4-7b1e-7c3a-9d2e-1f2a3b4c5d6e"], "requirement_ids": []}))]
+pub struct LinkRiskSourcesRequest {
+    /// Context issues (4.1); each must exist.
+    #[serde(default)]
+    pub context_issue_ids: Vec<Uuid>,
+    /// Interested-party requirements (4.2); each must exist.
+    #[serde(default)]
+    pub requirement_ids: Vec<Uuid>,
+}
+
+/// Link a risk to its sources
+///
+/// Replaces the risk's links to context issues (4.1) and interested-party requirements (4.2),
+/// which the traceability matrix follows from the context to the risk.
+#[utoipa::path(
+    tag = "risks", operation_id = "link_risk_sources",
+    params(("id" = Uuid, Path, description = "Risk id"),
+           ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
+           ("Idempotency-Key" = Option<String>, Header)),
+    request_body = LinkRiskSourcesRequest,
+    responses((status = 200, description = "Links replaced", body = RiskRecord, headers(("ETag" = String))), CommandProblems),
+    security(("bearer" = ["isms:write"]))
+)]
+#[post("/risks/{id}/sources")]
+pub async fn link_risk_sources(
+    auth: Authorized<WriteScope>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    guards: CommandGuards,
+    body: CommandBody<LinkRiskSourcesRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = record_id(&id, "risk")?.to_string();
+    let context = command_context(&auth.principal, &guards, &body);
+    ensure_exist::<ContextIssue>(&ledger, &auth.principal, "/context_issue_ids", &body.value.context_issue_ids)?;
+    let sources = RiskSourcesLinked {
+        context_issue_ids: body.value.context_issue_ids.clone(),
+        requirement_ids: body.value.requirement_ids.clone(),
+    };
+    run(&ledger, context, &id, Creation::ExistingStream, |risk: &Risk| risk.link_sources(sources.clone())).await
 }

@@ -12,6 +12,17 @@ pub mod error;
 pub mod nonconformity;
 pub mod risk;
 pub mod values;
+// Section: interested parties, scope, assets.
+
+// Section: Annex A catalog and Statement of Applicability.
+
+// Section: objectives, operational planning, monitoring and measurement.
+
+// Section: internal audit, incidents, documented information.
+
+// Section: people and training, suppliers, certification cycle.
+
+// Section: management review and reports.
 
 pub use error::{DomainError, ErrorCode, ErrorKind};
 

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::criteria::{Rating, VersionedCriteria};
 use crate::error::{DomainError, ErrorCode};
@@ -95,6 +96,14 @@ pub struct RiskClosed {
     pub reason: String,
 }
 
+/// Where a risk comes from (6.1.1): the context issues (4.1) and interested-party requirements
+/// (4.2) that give rise to it. Restated whole each time, so the latest event is the link set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskSourcesLinked {
+    pub context_issue_ids: Vec<Uuid>,
+    pub requirement_ids: Vec<Uuid>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiskReopened {
     pub reason: String,
@@ -110,6 +119,7 @@ pub enum RiskEvent {
     RiskResidualAccepted(RiskResidualAccepted),
     RiskClosed(RiskClosed),
     RiskReopened(RiskReopened),
+    RiskSourcesLinked(RiskSourcesLinked),
 }
 
 /// Identification data, already validated.
@@ -148,6 +158,7 @@ pub struct Risk {
     pub treatment: Option<RiskTreatmentPlanned>,
     pub acceptance: Option<RiskResidualAccepted>,
     pub closure: Option<RiskClosed>,
+    pub sources: RiskSourcesLinked,
 }
 
 impl Risk {
@@ -274,6 +285,16 @@ impl Risk {
         self.ensure_open()?;
         Ok(vec![RiskEvent::RiskClosed(RiskClosed { reason })])
     }
+
+    /// Replaces the risk's links to context issues and interested-party requirements (the
+    /// traceability matrix follows them). The caller checks the linked records exist.
+    pub fn link_sources(&self, sources: RiskSourcesLinked) -> Result<Vec<RiskEvent>, DomainError> {
+        self.ensure_open()?;
+        if sources == self.sources {
+            return Err(DomainError::new(ErrorCode::NothingChanged, "the risk already has exactly these links"));
+        }
+        Ok(vec![RiskEvent::RiskSourcesLinked(sources)])
+    }
 }
 
 impl Aggregate for Risk {
@@ -309,6 +330,7 @@ impl Aggregate for Risk {
                 self.closure = None;
                 self.status = RiskStatus::Identified;
             }
+            RiskEvent::RiskSourcesLinked(sources) => self.sources = sources.clone(),
         }
     }
 }
@@ -460,6 +482,16 @@ mod tests {
         assert_eq!(risk.status, RiskStatus::Accepted);
         risk.apply(&assessed(5, 5));
         assert_eq!((risk.status, risk.acceptance.is_none()), (RiskStatus::Assessed, true));
+    }
+
+    #[test]
+    fn links_must_change_and_a_closed_risk_takes_none() {
+        let risk = given(vec![identified()]);
+        let sources = RiskSourcesLinked { context_issue_ids: vec![Uuid::from_u128(1)], requirement_ids: vec![] };
+        assert_eq!(risk.link_sources(RiskSourcesLinked::default()).unwrap_err().code, ErrorCode::NothingChanged);
+        assert!(risk.link_sources(sources.clone()).is_ok());
+        let closed = given(vec![identified(), RiskEvent::RiskClosed(RiskClosed { reason: "gone".into() })]);
+        assert_eq!(closed.link_sources(sources).unwrap_err().code, ErrorCode::RiskClosed);
     }
 
     #[test]

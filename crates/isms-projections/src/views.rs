@@ -146,6 +146,10 @@ pub struct RiskRecord {
     pub treatment: Option<TreatmentView>,
     pub acceptance: Option<AcceptanceView>,
     pub closure_reason: Option<String>,
+    /// Context issues (4.1) this risk arises from.
+    pub context_issue_ids: Vec<Uuid>,
+    /// Interested-party requirements (4.2) this risk arises from.
+    pub requirement_ids: Vec<Uuid>,
     /// Stream version; send it back in `If-Match` to guard a command.
     pub version: u64,
     /// Global (per-tenant) log position of the record's last event.
@@ -209,6 +213,8 @@ impl RiskRecord {
                 criteria_version: a.criteria_version,
             }),
             closure_reason: state.closure.as_ref().map(|c| c.reason.clone()),
+            context_issue_ids: state.sources.context_issue_ids.clone(),
+            requirement_ids: state.sources.requirement_ids.clone(),
             version: entry.version,
             position: entry.position,
             created_at: entry.created_at,
