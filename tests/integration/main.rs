@@ -18,6 +18,7 @@ mod context;
 // Section: people and training, suppliers, certification cycle.
 
 // Section: management review and reports.
+mod reports;
 
 mod invariants;
 mod openapi;

@@ -23,6 +23,8 @@ mod risks;
 // Section: people and training, suppliers, certification cycle.
 
 // Section: management review and reports.
+mod negotiation;
+mod reports;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -85,6 +87,7 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: people and training, suppliers, certification cycle.
 
         // Section: management review and reports.
+        (name = "reports", description = "Reports for certification: heat map, Statement of Applicability, traceability, readiness, dashboard"),
 
         (name = "audit", description = "Audit trail, event feed and chain integrity")
     )
@@ -127,6 +130,7 @@ pub fn app(
                 // Section: internal audit, incidents, documented information.
                 // Section: people and training, suppliers, certification cycle.
                 // Section: management review and reports.
+                .configure(reports::configure)
                 .configure(log::configure),
         )
         .split_for_parts();

@@ -8,6 +8,7 @@
 
 mod register;
 mod registers;
+pub mod reports;
 pub mod views;
 
 pub use register::Register;

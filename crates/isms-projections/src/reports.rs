@@ -1,0 +1,5 @@
+//! Reports computed from one tenant's registers at one read point. Each is a pure function of
+//! [`Registers`] and the date it is read for, so a report as of any point is the same
+//! function over the registers replayed to that point.
+
+pub mod heat_map;
