@@ -18,6 +18,7 @@ mod context;
 // Section: people and training, suppliers, certification cycle.
 
 // Section: management review and reports.
+mod management_reviews;
 mod reports;
 
 mod invariants;

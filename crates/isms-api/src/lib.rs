@@ -23,6 +23,7 @@ mod risks;
 // Section: people and training, suppliers, certification cycle.
 
 // Section: management review and reports.
+mod management_reviews;
 mod negotiation;
 mod reports;
 
@@ -87,6 +88,7 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: people and training, suppliers, certification cycle.
 
         // Section: management review and reports.
+        (name = "management-reviews", description = "Management review (9.3): inputs prefilled from the registers, decisions and actions"),
         (name = "reports", description = "Reports for certification: heat map, Statement of Applicability, traceability, readiness, dashboard"),
 
         (name = "audit", description = "Audit trail, event feed and chain integrity")
@@ -131,6 +133,7 @@ pub fn app(
                 // Section: people and training, suppliers, certification cycle.
                 // Section: management review and reports.
                 .configure(reports::configure)
+                .configure(management_reviews::configure)
                 .configure(log::configure),
         )
         .split_for_parts();

@@ -32,6 +32,10 @@ pub enum ContextIssueStatus {
 
 impl ContextIssueStatus {
     pub const NAMES: &'static [&'static str] = &["active", "retired"];
+
+    pub fn is_active(self) -> bool {
+        self == Self::Active
+    }
 }
 
 /// What an issue is; the same shape records and revises it, so a revision restates the whole

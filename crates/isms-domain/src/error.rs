@@ -65,6 +65,13 @@ error_codes! {
     // Section: people and training, suppliers, certification cycle.
 
     // Section: management review and reports.
+    ManagementReviewClosed => ("management_review_closed", Conflict),
+    ManagementReviewAlreadyHeld => ("management_review_already_held", Conflict),
+    ManagementReviewNotHeld => ("management_review_not_held", Conflict),
+    ManagementReviewInputsMissing => ("management_review_inputs_missing", Conflict),
+    ManagementReviewDecisionsMissing => ("management_review_decisions_missing", Conflict),
+    ReviewActionNotFound => ("review_action_not_found", NotFound),
+    ReviewActionAlreadyCompleted => ("review_action_already_completed", Conflict),
 
 }
 

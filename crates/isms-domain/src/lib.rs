@@ -23,6 +23,7 @@ pub mod values;
 // Section: people and training, suppliers, certification cycle.
 
 // Section: management review and reports.
+pub mod management_review;
 
 pub use error::{DomainError, ErrorCode, ErrorKind};
 

@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use isms_domain::context::ContextIssue;
 use isms_domain::criteria::CriteriaState;
+use isms_domain::management_review::ManagementReview;
 use isms_domain::nonconformity::Nonconformity;
 use isms_domain::risk::Risk;
 use isms_domain::Aggregate;
@@ -113,6 +114,7 @@ pub struct Registers {
     // Section: people and training, suppliers, certification cycle.
 
     // Section: management review and reports.
+    pub management_reviews: BTreeMap<Uuid, Entry<ManagementReview>>,
     pub position: Position,
     pub recorded_at: Option<DateTime<Utc>>,
 }
@@ -165,6 +167,7 @@ impl Registers {
             // Section: people and training, suppliers, certification cycle.
 
             // Section: management review and reports.
+            ManagementReview::STREAM_TYPE => upsert(&mut self.management_reviews, envelope, data)?,
             other => {
                 return Err(ProjectionError {
                     position: envelope.position,

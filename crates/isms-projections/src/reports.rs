@@ -3,3 +3,4 @@
 //! function over the registers replayed to that point.
 
 pub mod heat_map;
+pub mod review_inputs;

@@ -27,6 +27,7 @@ pub mod context;
 // Section: people and training, suppliers, certification cycle.
 
 // Section: management review and reports.
+pub mod management_review;
 
 impl Register for Risk {
     const NOUN: &'static str = "risk";
