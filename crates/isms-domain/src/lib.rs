@@ -24,6 +24,7 @@ pub mod values;
 
 // Section: management review and reports.
 pub mod management_review;
+pub mod requirements;
 
 pub use error::{DomainError, ErrorCode, ErrorKind};
 
