@@ -64,3 +64,32 @@ async fn the_heat_map_counts_open_risks_inherent_and_residual_and_renders_as_svg
     let counts: Vec<&str> = root.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).collect();
     assert!(counts.contains(&"1"));
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_records_by_status_and_overdue_ones() {
+    let app = TestApp::spawn().await;
+    let alice = app.alice();
+    let major = app.raise_nonconformity(&alice, "major").await;
+    let minor = app.raise_nonconformity(&alice, "minor").await;
+    let actions = json!({"actions": [{"description": "fix", "owner": "bob", "due_date": "2020-01-31"}]});
+    app.post(&alice, &format!("/api/v1/nonconformities/{minor}/corrective-actions"), actions).await.expect(200);
+    app.identify_risk(&alice, "alice").await;
+
+    let board = app.get(&alice, "/api/v1/reports/dashboard").await.expect(200);
+    let register = |name: &str| {
+        board.body["registers"].as_array().unwrap().iter().find(|r| r["register"] == name).unwrap().clone()
+    };
+    let ncs = register("nonconformities");
+    assert_eq!(ncs["total"], 2);
+    assert_eq!(ncs["by_status"], json!({"open": 1, "actions_planned": 1}));
+    assert_eq!(ncs["overdue_ids"], json!([minor]));
+    assert_eq!(register("risks")["by_status"], json!({"identified": 1}));
+    assert_eq!(board.body["open_major_nonconformities"], json!([major]));
+    assert_eq!(board.body["overdue_total"], 1);
+
+    let before = app.get(&alice, "/api/v1/reports/dashboard?as_of_position=1").await.expect(200);
+    assert_eq!(
+        before.body["registers"].as_array().unwrap().iter().map(|r| r["total"].as_u64().unwrap()).sum::<u64>(),
+        1
+    );
+}

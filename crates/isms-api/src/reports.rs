@@ -4,6 +4,7 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use isms_app::{Ledger, Resolved};
+use isms_projections::reports::dashboard::{dashboard, Dashboard};
 use isms_projections::reports::heat_map::{heat_map, HeatMap, HeatMapMatrix};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -12,9 +13,10 @@ use crate::auth::{Authorized, ReadScope};
 use crate::negotiation::negotiate;
 use crate::problem::{ApiError, ReadProblems};
 use crate::request::{read_registers, TimeTravel};
+use crate::responses::reading_date;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(risk_heat_map);
+    config.service(risk_heat_map).service(get_dashboard);
 }
 
 /// A report body with the read point it reflects.
@@ -59,6 +61,40 @@ pub async fn risk_heat_map(
             .body(heat_map_svg(&heat_map, &resolved)));
     }
     Ok(HttpResponse::Ok().json(HeatMapReport { heat_map, as_of: resolved.as_of, position: resolved.position }))
+}
+
+/// The dashboard with the read point it reflects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardReport {
+    #[serde(flatten)]
+    pub dashboard: Dashboard,
+    pub as_of: Option<DateTime<Utc>>,
+    pub position: u64,
+}
+
+/// Dashboard summary
+///
+/// Per register: records by status and overdue records (for the date read); the open major
+/// nonconformities.
+#[utoipa::path(
+    tag = "reports", operation_id = "get_dashboard",
+    params(TimeTravel),
+    responses((status = 200, description = "The dashboard", body = DashboardReport), ReadProblems),
+    security(("bearer" = ["isms:read"]))
+)]
+#[get("/reports/dashboard")]
+pub async fn get_dashboard(
+    request: HttpRequest,
+    auth: Authorized<ReadScope>,
+    ledger: web::Data<Ledger>,
+    travel: web::Query<TimeTravel>,
+) -> Result<HttpResponse, ApiError> {
+    let point = travel.point(&request, &auth.principal)?;
+    let (dashboard, resolved) = read_registers(ledger, auth.principal.tenant.clone(), point, |registers, resolved| {
+        dashboard(registers, reading_date(resolved))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(DashboardReport { dashboard, as_of: resolved.as_of, position: resolved.position }))
 }
 
 fn xml_escape(text: &str) -> String {
