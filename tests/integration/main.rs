@@ -10,6 +10,7 @@ mod context;
 // Section: interested parties, scope, assets.
 
 // Section: Annex A catalog and Statement of Applicability.
+mod soa;
 
 // Section: objectives, operational planning, monitoring and measurement.
 

@@ -15,6 +15,9 @@ mod risks;
 // Section: interested parties, scope, assets.
 
 // Section: Annex A catalog and Statement of Applicability.
+mod controls;
+mod csv;
+mod soa;
 
 // Section: objectives, operational planning, monitoring and measurement.
 
@@ -80,6 +83,8 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: interested parties, scope, assets.
 
         // Section: Annex A catalog and Statement of Applicability.
+        (name = "controls", description = "Annex A control catalogs (2022, 2013) and their correspondence"),
+        (name = "soa", description = "Statement of Applicability (6.1.3 d)"),
 
         // Section: objectives, operational planning, monitoring and measurement.
 
@@ -128,6 +133,8 @@ pub fn app(
                 .configure(context::configure)
                 // Section: interested parties, scope, assets.
                 // Section: Annex A catalog and Statement of Applicability.
+                .configure(controls::configure)
+                .configure(soa::configure)
                 // Section: objectives, operational planning, monitoring and measurement.
                 // Section: internal audit, incidents, documented information.
                 // Section: people and training, suppliers, certification cycle.

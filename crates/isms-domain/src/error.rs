@@ -57,6 +57,11 @@ error_codes! {
     // Section: interested parties, scope, assets.
 
     // Section: Annex A catalog and Statement of Applicability.
+    SoaJustificationRequired => ("soa_justification_required", Invalid),
+    SoaApplicabilityNotDecided => ("soa_applicability_not_decided", Conflict),
+    SoaControlNotApplicable => ("soa_control_not_applicable", Conflict),
+    SoaControlImplemented => ("soa_control_implemented", Conflict),
+    ControlRequiredByRiskTreatment => ("control_required_by_risk_treatment", Conflict),
 
     // Section: objectives, operational planning, monitoring and measurement.
 

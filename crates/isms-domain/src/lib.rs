@@ -15,6 +15,7 @@ pub mod values;
 // Section: interested parties, scope, assets.
 
 // Section: Annex A catalog and Statement of Applicability.
+pub mod soa;
 
 // Section: objectives, operational planning, monitoring and measurement.
 

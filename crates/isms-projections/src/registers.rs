@@ -106,6 +106,8 @@ pub struct Registers {
     // Section: interested parties, scope, assets.
 
     // Section: Annex A catalog and Statement of Applicability.
+    /// The Statement of Applicability, keyed by Annex A control id ("5.15"): one stream per control.
+    pub soa: BTreeMap<String, Entry<isms_domain::soa::SoaEntry>>,
 
     // Section: objectives, operational planning, monitoring and measurement.
 
@@ -159,6 +161,11 @@ impl Registers {
             // Section: interested parties, scope, assets.
 
             // Section: Annex A catalog and Statement of Applicability.
+            isms_domain::soa::SoaEntry::STREAM_TYPE => {
+                let event = decode_parts::<isms_domain::soa::SoaEntry>(envelope.position, &envelope.event_type, data)?;
+                let entry = self.soa.entry(envelope.stream_id.clone()).or_insert_with(|| Entry::new(envelope));
+                entry.apply_decoded(envelope, &event);
+            }
 
             // Section: objectives, operational planning, monitoring and measurement.
 

@@ -19,6 +19,7 @@ pub mod context;
 // Section: interested parties, scope, assets.
 
 // Section: Annex A catalog and Statement of Applicability.
+pub mod soa;
 
 // Section: objectives, operational planning, monitoring and measurement.
 
