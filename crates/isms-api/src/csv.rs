@@ -7,35 +7,9 @@
 //! export cannot run code in the auditor's spreadsheet (CSV injection).
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 
 pub(crate) const CSV_CONTENT_TYPE: &str = "text/csv; charset=utf-8";
-
-/// Whether the caller asked for CSV rather than JSON: the media range of highest quality in
-/// `Accept` that either format matches decides; JSON wins ties and serves unknown types.
-pub(crate) fn prefers_csv(request: &HttpRequest) -> bool {
-    let Some(accept) = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let mut best: Option<(f32, bool)> = None;
-    for range in accept.split(',') {
-        let mut parts = range.split(';').map(str::trim);
-        let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let quality = parts
-            .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let csv = match media.as_str() {
-            "text/csv" | "text/*" => true,
-            "application/json" | "application/*" | "*/*" => false,
-            _ => continue,
-        };
-        if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
-            best = Some((quality, csv));
-        }
-    }
-    best.is_some_and(|(_, csv)| csv)
-}
 
 /// Joins the items of a list into one cell, one per line.
 pub(crate) fn cell_list<T: ToString>(items: &[T]) -> String {
@@ -126,25 +100,5 @@ mod tests {
     fn lists_are_one_item_per_line() {
         assert_eq!(cell_list(&["POL-07", "TKT-12"]), "POL-07\nTKT-12");
         assert_eq!(cell_list::<String>(&[]), "");
-    }
-
-    #[test]
-    fn accept_chooses_csv_only_when_csv_is_preferred() {
-        let prefers = |accept: Option<&str>| {
-            let mut request = actix_web::test::TestRequest::default();
-            if let Some(accept) = accept {
-                request = request.insert_header((header::ACCEPT, accept));
-            }
-            prefers_csv(&request.to_http_request())
-        };
-        assert!(!prefers(None));
-        assert!(prefers(Some("text/csv")));
-        assert!(prefers(Some("text/csv; charset=utf-8")));
-        assert!(prefers(Some("application/json;q=0.5, text/csv")));
-        assert!(!prefers(Some("text/csv;q=0.5, application/json")));
-        assert!(!prefers(Some("application/json, text/csv")));
-        assert!(!prefers(Some("application/xml")));
-        assert!(!prefers(Some("*/*")));
-        assert!(!prefers(Some("text/csv;q=0")));
     }
 }

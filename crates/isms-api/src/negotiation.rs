@@ -3,9 +3,13 @@
 use actix_web::http::header;
 use actix_web::HttpRequest;
 
-/// The first of `offered` that the request's `Accept` header asks for, by quality then by the
-/// order of `offered`; `offered[0]` (JSON) when the header is missing or names none of them, so
-/// a client that sends `*/*` or nothing gets the documented default.
+pub(crate) const JSON: &str = "application/json";
+pub(crate) const CSV: &str = "text/csv";
+pub(crate) const SVG: &str = "image/svg+xml";
+
+/// The one of `offered` that the request's `Accept` header prefers: highest quality first, then
+/// the order of `offered` (so JSON, listed first, wins ties and answers `*/*`, a missing header
+/// and types nobody offers).
 pub(crate) fn negotiate(request: &HttpRequest, offered: &[&'static str]) -> &'static str {
     let Some(accept) = request.headers().get(header::ACCEPT).and_then(|value| value.to_str().ok()) else {
         return offered[0];
@@ -19,7 +23,12 @@ pub(crate) fn negotiate(request: &HttpRequest, offered: &[&'static str]) -> &'st
         if quality <= 0.0 {
             continue;
         }
-        if let Some(index) = offered.iter().position(|o| *o == media) {
+        let covers = |offer: &&str| {
+            media == *offer
+                || media == "*/*"
+                || media.strip_suffix("/*").is_some_and(|kind| offer.split('/').next() == Some(kind))
+        };
+        if let Some(index) = offered.iter().position(covers) {
             if best.is_none_or(|(q, i)| quality > q || (quality == q && index < i)) {
                 best = Some((quality, index));
             }
@@ -46,5 +55,9 @@ mod tests {
         assert_eq!(negotiate(&with_accept("application/json;q=0.5, text/csv"), &offered), "text/csv");
         assert_eq!(negotiate(&with_accept("text/csv;q=0"), &offered), "application/json");
         assert_eq!(negotiate(&with_accept("TEXT/CSV; charset=utf-8"), &offered), "text/csv");
+        assert_eq!(negotiate(&with_accept("text/csv;q=0.5, application/json"), &offered), "application/json");
+        assert_eq!(negotiate(&with_accept("application/json, text/csv"), &offered), "application/json");
+        assert_eq!(negotiate(&with_accept("text/*"), &offered), "text/csv");
+        assert_eq!(negotiate(&with_accept("application/xml"), &offered), "application/json");
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Authorized, ReadScope};
-use crate::negotiation::negotiate;
+use crate::negotiation::{negotiate, JSON, SVG};
 use crate::problem::{ApiError, ReadProblems};
 use crate::request::{read_registers, TimeTravel};
 use crate::responses::reading_date;
@@ -27,9 +27,6 @@ pub struct HeatMapReport {
     pub as_of: Option<DateTime<Utc>>,
     pub position: u64,
 }
-
-const SVG: &str = "image/svg+xml";
-const JSON: &str = "application/json";
 
 /// Risk heat map
 ///

@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuditScope, Authorized, Principal, ReadScope, WriteScope};
-use crate::csv::{cell_list, csv_response, prefers_csv};
+use crate::csv::{cell_list, csv_response};
 use crate::fields::Fields;
+use crate::negotiation::{negotiate, CSV, JSON};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
 use crate::request::{command_context, read_registers, CommandBody, CommandGuards, TimeTravel};
 use crate::responses::{command_response, record_response};
@@ -331,7 +332,7 @@ pub async fn soa_report(
     travel: web::Query<TimeTravel>,
 ) -> Result<HttpResponse, ApiError> {
     let (report, _) = read_statement(&request, &auth.principal, ledger, &travel).await?;
-    if !prefers_csv(&request) {
+    if negotiate(&request, &[JSON, CSV]) != CSV {
         return Ok(HttpResponse::Ok().json(report));
     }
     let version = report.version.to_string();
