@@ -217,7 +217,8 @@ fn current_scheme(ledger: &Ledger, tenant: &isms_store::TenantId) -> Result<Clas
 /// an asset with personal data needs its register attributes (`personal_data_attributes_required`).
 #[utoipa::path(
     tag = "assets", operation_id = "register_asset",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes retries safe: the first response is replayed")),
     request_body = AssetRequest,
     responses((status = 201, description = "Asset registered", body = AssetRecord,
         headers(("ETag" = String), ("Location" = String))), CommandProblems),
@@ -316,7 +317,8 @@ pub async fn asset_history(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = AssetRequest,
-    responses((status = 200, description = "Asset changed", body = AssetRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Asset changed", body = AssetRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/assets/{id}/changes")]
@@ -341,7 +343,8 @@ pub async fn change_asset(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = RetireAssetRequest,
-    responses((status = 200, description = "Asset retired", body = AssetRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Asset retired", body = AssetRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/assets/{id}/retirement")]
@@ -388,7 +391,8 @@ pub async fn get_classification_scheme(
     params(("If-Match" = Option<String>, Header, description = "Expected scheme version, e.g. \"0\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = ClassificationSchemeBody,
-    responses((status = 200, description = "Scheme defined", body = ClassificationSchemeRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Scheme defined", body = ClassificationSchemeRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["admin"]))
 )]
 #[put("/asset-classification-scheme")]
@@ -429,7 +433,8 @@ pub async fn define_classification_scheme(
 #[utoipa::path(
     tag = "reports", operation_id = "get_personal_information_register",
     params(TimeTravel),
-    responses((status = 200, description = "The personal-information register", body = PersonalInformationReport), ReadProblems),
+    responses((status = 200, description = "The personal-information register",
+        body = PersonalInformationReport), ReadProblems),
     security(("bearer" = ["isms:read"]))
 )]
 #[get("/reports/personal-information")]

@@ -134,7 +134,10 @@ impl From<&RequirementRevisionRequest> for RequirementRequest {
 /// Withdraw a requirement that no longer applies; it stays on record, so links to it resolve.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"requirement_id": "0193a0c4-7b1e-7c3a-9d2e-1f2a3b4c5d6e", "reason": "The customer dropped the clause."}))]
+#[schema(example = json!({
+    "requirement_id": "0193a0c4-7b1e-7c3a-9d2e-1f2a3b4c5d6e",
+    "reason": "The customer dropped the clause."
+}))]
 pub struct WithdrawRequirementRequest {
     pub requirement_id: Uuid,
     pub reason: String,
@@ -178,7 +181,8 @@ pub(crate) fn reason(text: &str) -> Result<String, ApiError> {
 /// Register an interested party
 #[utoipa::path(
     tag = "interested-parties", operation_id = "register_interested_party",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes retries safe: the first response is replayed")),
     request_body = InterestedPartyRequest,
     responses((status = 201, description = "Party registered", body = InterestedPartyRecord,
         headers(("ETag" = String), ("Location" = String))), CommandProblems),
@@ -273,7 +277,8 @@ pub async fn interested_party_history(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = InterestedPartyRequest,
-    responses((status = 200, description = "Party revised", body = InterestedPartyRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Party revised", body = InterestedPartyRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/interested-parties/{id}/revisions")]
@@ -300,7 +305,8 @@ pub async fn revise_interested_party(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = RequirementRequest,
-    responses((status = 200, description = "Requirement added", body = InterestedPartyRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Requirement added", body = InterestedPartyRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/interested-parties/{id}/requirements")]
@@ -331,7 +337,8 @@ pub async fn add_requirement(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = RequirementRevisionRequest,
-    responses((status = 200, description = "Requirement revised", body = InterestedPartyRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Requirement revised", body = InterestedPartyRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/interested-parties/{id}/requirement-revisions")]
@@ -359,7 +366,8 @@ pub async fn revise_requirement(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = WithdrawRequirementRequest,
-    responses((status = 200, description = "Requirement withdrawn", body = InterestedPartyRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Requirement withdrawn", body = InterestedPartyRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/interested-parties/{id}/requirement-withdrawals")]
@@ -389,7 +397,8 @@ pub async fn withdraw_requirement(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = RetireInterestedPartyRequest,
-    responses((status = 200, description = "Party retired", body = InterestedPartyRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Party retired", body = InterestedPartyRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/interested-parties/{id}/retirement")]

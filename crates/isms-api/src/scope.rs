@@ -109,10 +109,12 @@ pub async fn get_scope(
 /// identical restatement is refused (`nothing_changed`).
 #[utoipa::path(
     tag = "scope", operation_id = "define_scope",
-    params(("If-Match" = Option<String>, Header, description = "Expected scope version, e.g. \"1\" (\"0\" before the first)"),
+    params(("If-Match" = Option<String>, Header,
+        description = "Expected scope version, e.g. \"1\" (\"0\" before the first)"),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = ScopeBody,
-    responses((status = 200, description = "Scope defined", body = ScopeRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Scope defined", body = ScopeRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["admin"]))
 )]
 #[put("/scope")]
