@@ -8,6 +8,9 @@ mod binary;
 mod concurrency;
 mod context;
 // Section: interested parties, scope, assets.
+mod assets;
+mod parties;
+mod scope;
 
 // Section: Annex A catalog and Statement of Applicability.
 mod soa;

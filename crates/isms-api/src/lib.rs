@@ -13,6 +13,9 @@ pub mod request;
 pub mod responses;
 mod risks;
 // Section: interested parties, scope, assets.
+mod assets;
+mod parties;
+mod scope;
 
 // Section: Annex A catalog and Statement of Applicability.
 mod controls;
@@ -81,6 +84,9 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "nonconformities", description = "Nonconformity and corrective action (10.2)"),
         (name = "context", description = "Internal and external issues (4.1)"),
         // Section: interested parties, scope, assets.
+        (name = "interested-parties", description = "Interested parties and their requirements (4.2)"),
+        (name = "scope", description = "Scope of the ISMS (4.3)"),
+        (name = "assets", description = "Asset inventory, classification scheme and personal data (A.5.9 to A.5.13)"),
 
         // Section: Annex A catalog and Statement of Applicability.
         (name = "controls", description = "Annex A control catalogs (2022, 2013) and their correspondence"),
@@ -132,6 +138,9 @@ pub fn app(
                 .configure(nonconformities::configure)
                 .configure(context::configure)
                 // Section: interested parties, scope, assets.
+                .configure(parties::configure)
+                .configure(scope::configure)
+                .configure(assets::configure)
                 // Section: Annex A catalog and Statement of Applicability.
                 .configure(controls::configure)
                 .configure(soa::configure)

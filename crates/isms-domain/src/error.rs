@@ -55,6 +55,18 @@ error_codes! {
     // Context (4.1).
     ContextIssueRetired => ("context_issue_retired", Conflict),
     // Section: interested parties, scope, assets.
+    InterestedPartyRetired => ("interested_party_retired", Conflict),
+    RequirementNotFound => ("requirement_not_found", NotFound),
+    RequirementWithdrawn => ("requirement_withdrawn", Conflict),
+    HowAddressedRequired => ("how_addressed_required", Invalid),
+    ExclusionJustificationRequired => ("exclusion_justification_required", Invalid),
+    AssetRetired => ("asset_retired", Conflict),
+    AssetValueOutOfRange => ("asset_value_out_of_range", Invalid),
+    UnknownClassificationLabel => ("unknown_classification_label", Invalid),
+    InvalidClassificationScheme => ("invalid_classification_scheme", Invalid),
+    ClassificationLabelInUse => ("classification_label_in_use", Conflict),
+    PersonalDataAttributesRequired => ("personal_data_attributes_required", Invalid),
+    PersonalDataAttributesNotApplicable => ("personal_data_attributes_not_applicable", Invalid),
 
     // Section: Annex A catalog and Statement of Applicability.
     SoaJustificationRequired => ("soa_justification_required", Invalid),

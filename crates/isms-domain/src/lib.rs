@@ -13,6 +13,9 @@ pub mod nonconformity;
 pub mod risk;
 pub mod values;
 // Section: interested parties, scope, assets.
+pub mod assets;
+pub mod parties;
+pub mod scope;
 
 // Section: Annex A catalog and Statement of Applicability.
 pub mod soa;

@@ -104,6 +104,10 @@ pub struct Registers {
     pub criteria: CriteriaState,
     pub context_issues: BTreeMap<Uuid, Entry<ContextIssue>>,
     // Section: interested parties, scope, assets.
+    pub interested_parties: BTreeMap<Uuid, Entry<isms_domain::parties::InterestedParty>>,
+    pub scope: isms_domain::scope::Scope,
+    pub assets: BTreeMap<Uuid, Entry<isms_domain::assets::Asset>>,
+    pub classification_scheme: isms_domain::assets::ClassificationSchemeState,
 
     // Section: Annex A catalog and Statement of Applicability.
     /// The Statement of Applicability, keyed by Annex A control id ("5.15"): one stream per control.
@@ -159,6 +163,20 @@ impl Registers {
             }
             ContextIssue::STREAM_TYPE => upsert(&mut self.context_issues, envelope, data)?,
             // Section: interested parties, scope, assets.
+            isms_domain::parties::InterestedParty::STREAM_TYPE => upsert(&mut self.interested_parties, envelope, data)?,
+            isms_domain::scope::Scope::STREAM_TYPE => self.scope.apply(&decode_parts::<isms_domain::scope::Scope>(
+                envelope.position,
+                &envelope.event_type,
+                data,
+            )?),
+            isms_domain::assets::Asset::STREAM_TYPE => upsert(&mut self.assets, envelope, data)?,
+            isms_domain::assets::ClassificationSchemeState::STREAM_TYPE => {
+                self.classification_scheme.apply(&decode_parts::<isms_domain::assets::ClassificationSchemeState>(
+                    envelope.position,
+                    &envelope.event_type,
+                    data,
+                )?)
+            }
 
             // Section: Annex A catalog and Statement of Applicability.
             isms_domain::soa::SoaEntry::STREAM_TYPE => {

@@ -17,6 +17,9 @@ use crate::{Register, Registers};
 
 pub mod context;
 // Section: interested parties, scope, assets.
+pub mod assets;
+pub mod parties;
+pub mod scope;
 
 // Section: Annex A catalog and Statement of Applicability.
 pub mod soa;
