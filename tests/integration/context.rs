@@ -66,6 +66,11 @@ async fn risks_link_to_existing_context_issues_only() {
         .expect(422);
     assert_eq!(missing.body["errors"][0]["pointer"], "/context_issue_ids/1");
     assert_eq!(missing.code(), "referenced_record_not_found");
+    let no_requirement = app
+        .post(&alice, &format!("/api/v1/risks/{risk}/sources"), json!({"requirement_ids": [uuid::Uuid::now_v7()]}))
+        .await
+        .expect(422);
+    assert_eq!(no_requirement.body["errors"][0]["pointer"], "/requirement_ids/0");
     let linked = app
         .post(&alice, &format!("/api/v1/risks/{risk}/sources"), json!({"context_issue_ids": [issue_id]}))
         .await

@@ -8,7 +8,6 @@ use isms_domain::assets::{
     asset_value, Asset, AssetDetails, AssetStatus, AssetType, ClassificationScheme, ClassificationSchemeState,
     ProposedPersonalData,
 };
-use isms_domain::DomainError;
 use isms_projections::views::assets::{
     asset_status_schema, asset_type_schema, AssetRecord, ClassificationSchemeBody, ClassificationSchemeRecord,
     PersonalInformationRow,
@@ -20,7 +19,7 @@ use uuid::Uuid;
 use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
 use crate::fields::Fields;
 use crate::parties::reason;
-use crate::problem::{ApiError, CommandProblems, FieldProblem, ReadProblems};
+use crate::problem::{ApiError, CommandProblems, ReadProblems};
 use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
 use crate::request::{command_context, read_registers, CommandBody, CommandGuards, TimeTravel};
 use crate::scope::{define_singleton, read_singleton};
@@ -143,24 +142,9 @@ impl AssetRequest {
             };
             Some((details, personal_data))
         })?;
-        let personal_information = personal_data.check().map_err(refusal)?;
+        let personal_information = personal_data.check().map_err(ApiError::validation)?;
         Ok(AssetDetails { personal_information, ..details })
     }
-}
-
-/// The refusals of one rule as one 422 under the rule's code, naming every field (a mix of
-/// rules is `validation_failed`).
-fn refusal(errors: Vec<DomainError>) -> ApiError {
-    let shared = errors.first().map(|e| e.code).filter(|code| errors.iter().all(|e| e.code == *code));
-    let Some(code) = shared else { return ApiError::validation(errors) };
-    let detail = errors
-        .iter()
-        .map(|e| format!("{}: {}", e.pointer.as_deref().unwrap_or(""), e.detail))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let problems =
-        errors.into_iter().map(|e| FieldProblem { pointer: e.pointer.unwrap_or_default(), detail: e.detail }).collect();
-    ApiError::unprocessable(code.as_str(), detail, problems)
 }
 
 /// Retire an asset (disposed of, decommissioned, no longer held).

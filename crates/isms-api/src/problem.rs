@@ -74,9 +74,12 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
-    /// Several validation failures at once, so a client can fix all fields in one round.
+    /// Several validation failures at once, so a client can fix all fields in one round. The
+    /// code is the failures' own when they share one (one rule, several fields), else
+    /// `validation_failed`.
     pub fn validation(errors: Vec<DomainError>) -> Self {
-        let code = if errors.len() == 1 { errors[0].code.as_str() } else { "validation_failed" };
+        let shared = errors.first().map(|e| e.code).filter(|code| errors.iter().all(|e| e.code == *code));
+        let code = shared.map_or("validation_failed", |code| code.as_str());
         let detail = errors.iter().map(|e| e.detail.clone()).collect::<Vec<_>>().join("; ");
         let errors = errors
             .into_iter()

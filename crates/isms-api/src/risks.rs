@@ -2,13 +2,13 @@
 
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
-use isms_app::{Creation, Ledger};
+use isms_app::{Creation, Ledger, ReadPoint};
 use isms_domain::criteria::CriteriaState;
 use isms_domain::risk::{
     AcceptResidualRisk, AssessRisk, PlanTreatment, Risk, RiskIdentified, RiskKind, RiskStatus, TreatmentOption,
 };
 use isms_domain::values::{free_text, required_line, required_text, ControlRef, MAX_LINE, MAX_TEXT};
-use isms_domain::Aggregate;
+use isms_domain::{Aggregate, DomainError, ErrorCode};
 use isms_projections::views::{
     risk_kind_schema, risk_status_schema, treatment_option_schema, RiskCriteriaBody, RiskCriteriaRecord, RiskRecord,
 };
@@ -555,6 +555,24 @@ pub async fn link_risk_sources(
     let id = record_id(&id, "risk")?.to_string();
     let context = command_context(&auth.principal, &guards, &body);
     ensure_exist::<ContextIssue>(&ledger, &auth.principal, "/context_issue_ids", &body.value.context_issue_ids)?;
+    let requirement_ids = body.value.requirement_ids.clone();
+    let (missing, _) = ledger.with_registers(&auth.principal.tenant, ReadPoint::Latest, |registers, _| {
+        requirement_ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| registers.requirement(**id).is_none())
+            .map(|(i, id)| {
+                DomainError::at(
+                    ErrorCode::ReferencedRecordNotFound,
+                    format!("/requirement_ids/{i}"),
+                    format!("no interested-party requirement with id {id}"),
+                )
+            })
+            .collect::<Vec<_>>()
+    })?;
+    if !missing.is_empty() {
+        return Err(ApiError::validation(missing));
+    }
     let sources = RiskSourcesLinked {
         context_issue_ids: body.value.context_issue_ids.clone(),
         requirement_ids: body.value.requirement_ids.clone(),
