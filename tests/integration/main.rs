@@ -14,6 +14,9 @@ mod context;
 // Section: objectives, operational planning, monitoring and measurement.
 
 // Section: internal audit, incidents, documented information.
+mod audits;
+mod documents;
+mod incidents;
 
 // Section: people and training, suppliers, certification cycle.
 

@@ -19,6 +19,9 @@ pub mod values;
 // Section: objectives, operational planning, monitoring and measurement.
 
 // Section: internal audit, incidents, documented information.
+pub mod audits;
+pub mod documents;
+pub mod incidents;
 
 // Section: people and training, suppliers, certification cycle.
 
