@@ -68,7 +68,7 @@ pub struct EstablishAuditProgrammeRequest {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "objectives": "Find weaknesses in daily operations; confirm the effect of the 2026 reorganisation and the new supplier.",
+    "objectives": "Find weak spots in daily operations; check the effect of the reorganisation and the new supplier.",
     "scope": "All departments and the two main suppliers in the ISMS scope.",
     "criteria": "ISO/IEC 27001:2022, the information security policy, the backup procedure.",
     "methods": "Interviews, record sampling, observation on site; one audit per department per year.",
@@ -204,7 +204,7 @@ pub struct StartAuditRequest {
 #[schema(example = json!({
     "finding_type": "nonconformity_major",
     "reference": "A.8.13",
-    "description": "Backups are never test-restored.\nNo restore test for the finance and HR shares in the last 12 months.",
+    "description": "Backups are never test-restored.\nNo restore test of the finance and HR shares in 12 months.",
     "evidence": "Backup log 2025-10 to 2026-09; interview with the backup operator."
 }))]
 pub struct RecordFindingRequest {

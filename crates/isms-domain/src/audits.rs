@@ -447,7 +447,7 @@ mod tests {
             year: 2026,
             content: content("o"),
         });
-        let mut approved = programme(&[established.clone()]);
+        let mut approved = programme(&[established]);
         let events = approved.approve(&actor("alice")).unwrap();
         events.iter().for_each(|e| approved.apply(e));
         assert_eq!(approved.approve(&actor("alice")).unwrap_err().code, ErrorCode::AuditProgrammeAlreadyApproved);
