@@ -18,6 +18,9 @@ mod soa;
 // Section: objectives, operational planning, monitoring and measurement.
 
 // Section: internal audit, incidents, documented information.
+mod audits;
+mod documents;
+mod incidents;
 
 // Section: people and training, suppliers, certification cycle.
 

@@ -25,6 +25,10 @@ mod soa;
 // Section: objectives, operational planning, monitoring and measurement.
 
 // Section: internal audit, incidents, documented information.
+mod audits;
+mod documents;
+mod follow_up;
+mod incidents;
 
 // Section: people and training, suppliers, certification cycle.
 
@@ -95,6 +99,9 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: objectives, operational planning, monitoring and measurement.
 
         // Section: internal audit, incidents, documented information.
+        (name = "internal-audits", description = "Internal audit programmes, audits and findings (9.2)"),
+        (name = "incidents", description = "Information security incidents (A.5.24 to A.5.28, A.6.8)"),
+        (name = "documents", description = "Documented information and its versions (7.5)"),
 
         // Section: people and training, suppliers, certification cycle.
 
@@ -146,6 +153,9 @@ pub fn app(
                 .configure(soa::configure)
                 // Section: objectives, operational planning, monitoring and measurement.
                 // Section: internal audit, incidents, documented information.
+                .configure(audits::configure)
+                .configure(incidents::configure)
+                .configure(documents::configure)
                 // Section: people and training, suppliers, certification cycle.
                 // Section: management review and reports.
                 .configure(reports::configure)

@@ -78,6 +78,31 @@ error_codes! {
     // Section: objectives, operational planning, monitoring and measurement.
 
     // Section: internal audit, incidents, documented information.
+    AuditProgrammeYearTaken => ("audit_programme_year_taken", Conflict),
+    AuditProgrammeAlreadyApproved => ("audit_programme_already_approved", Conflict),
+    PlannedEndBeforeStart => ("planned_end_before_start", Invalid),
+    AuditorNotIndependent => ("auditor_not_independent", Conflict),
+    NotAnAuditor => ("not_an_auditor", Conflict),
+    AuditAlreadyStarted => ("audit_already_started", Conflict),
+    AuditNotStarted => ("audit_not_started", Conflict),
+    AuditAlreadyReported => ("audit_already_reported", Conflict),
+    NonconformityAlreadyRaised => ("nonconformity_already_raised", Conflict),
+    DetectedInFuture => ("detected_in_future", Invalid),
+    IncidentTransitionNotAllowed => ("incident_transition_not_allowed", Conflict),
+    IncidentClosed => ("incident_closed", Conflict),
+    LessonsLearnedRequired => ("lessons_learned_required", Conflict),
+    NotAPersonalDataBreach => ("not_a_personal_data_breach", Conflict),
+    AuthorityAlreadyNotified => ("authority_already_notified", Conflict),
+    NotifiedBeforeDetection => ("notified_before_detection", Invalid),
+    IncidentNonconformityAlreadyRaised => ("incident_nonconformity_already_raised", Conflict),
+    DocumentWithdrawn => ("document_withdrawn", Conflict),
+    DocumentDraftAlreadyOpen => ("document_draft_already_open", Conflict),
+    DocumentVersionLabelTaken => ("document_version_label_taken", Conflict),
+    DocumentNoPendingVersion => ("document_no_pending_version", Conflict),
+    DocumentVersionNotDraft => ("document_version_not_draft", Conflict),
+    DocumentVersionNotInReview => ("document_version_not_in_review", Conflict),
+    DocumentVersionNotApproved => ("document_version_not_approved", Conflict),
+    ApproverIsAuthor => ("approver_is_author", Conflict),
 
     // Section: people and training, suppliers, certification cycle.
 

@@ -23,6 +23,9 @@ pub mod soa;
 // Section: objectives, operational planning, monitoring and measurement.
 
 // Section: internal audit, incidents, documented information.
+pub mod audits;
+pub mod documents;
+pub mod incidents;
 
 // Section: people and training, suppliers, certification cycle.
 

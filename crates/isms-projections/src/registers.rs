@@ -116,6 +116,10 @@ pub struct Registers {
     // Section: objectives, operational planning, monitoring and measurement.
 
     // Section: internal audit, incidents, documented information.
+    pub audit_programmes: BTreeMap<Uuid, Entry<isms_domain::audits::AuditProgramme>>,
+    pub audits: BTreeMap<Uuid, Entry<isms_domain::audits::Audit>>,
+    pub incidents: BTreeMap<Uuid, Entry<isms_domain::incidents::Incident>>,
+    pub documents: BTreeMap<Uuid, Entry<isms_domain::documents::Document>>,
 
     // Section: people and training, suppliers, certification cycle.
 
@@ -188,6 +192,10 @@ impl Registers {
             // Section: objectives, operational planning, monitoring and measurement.
 
             // Section: internal audit, incidents, documented information.
+            isms_domain::audits::AuditProgramme::STREAM_TYPE => upsert(&mut self.audit_programmes, envelope, data)?,
+            isms_domain::audits::Audit::STREAM_TYPE => upsert(&mut self.audits, envelope, data)?,
+            isms_domain::incidents::Incident::STREAM_TYPE => upsert(&mut self.incidents, envelope, data)?,
+            isms_domain::documents::Document::STREAM_TYPE => upsert(&mut self.documents, envelope, data)?,
 
             // Section: people and training, suppliers, certification cycle.
 
