@@ -12,6 +12,9 @@ mod context;
 // Section: Annex A catalog and Statement of Applicability.
 
 // Section: objectives, operational planning, monitoring and measurement.
+mod metrics;
+mod objectives;
+mod operations;
 
 // Section: internal audit, incidents, documented information.
 

@@ -17,6 +17,9 @@ mod risks;
 // Section: Annex A catalog and Statement of Applicability.
 
 // Section: objectives, operational planning, monitoring and measurement.
+mod metrics;
+mod objectives;
+mod operations;
 
 // Section: internal audit, incidents, documented information.
 
@@ -79,6 +82,9 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: Annex A catalog and Statement of Applicability.
 
         // Section: objectives, operational planning, monitoring and measurement.
+        (name = "objectives", description = "Information security objectives and planning to achieve them (6.2)"),
+        (name = "operational-plans", description = "Operational planning and control (8.1)"),
+        (name = "metrics", description = "Monitoring, measurement, analysis and evaluation (9.1)"),
 
         // Section: internal audit, incidents, documented information.
 
@@ -124,6 +130,9 @@ pub fn app(
                 // Section: interested parties, scope, assets.
                 // Section: Annex A catalog and Statement of Applicability.
                 // Section: objectives, operational planning, monitoring and measurement.
+                .configure(objectives::configure)
+                .configure(operations::configure)
+                .configure(metrics::configure)
                 // Section: internal audit, incidents, documented information.
                 // Section: people and training, suppliers, certification cycle.
                 // Section: management review and reports.

@@ -107,6 +107,9 @@ pub struct Registers {
     // Section: Annex A catalog and Statement of Applicability.
 
     // Section: objectives, operational planning, monitoring and measurement.
+    pub objectives: BTreeMap<Uuid, Entry<isms_domain::objectives::Objective>>,
+    pub operational_plans: BTreeMap<Uuid, Entry<isms_domain::operations::OperationalPlan>>,
+    pub metrics: BTreeMap<Uuid, Entry<isms_domain::metrics::Metric>>,
 
     // Section: internal audit, incidents, documented information.
 
@@ -159,6 +162,11 @@ impl Registers {
             // Section: Annex A catalog and Statement of Applicability.
 
             // Section: objectives, operational planning, monitoring and measurement.
+            isms_domain::objectives::Objective::STREAM_TYPE => upsert(&mut self.objectives, envelope, data)?,
+            isms_domain::operations::OperationalPlan::STREAM_TYPE => {
+                upsert(&mut self.operational_plans, envelope, data)?
+            }
+            isms_domain::metrics::Metric::STREAM_TYPE => upsert(&mut self.metrics, envelope, data)?,
 
             // Section: internal audit, incidents, documented information.
 

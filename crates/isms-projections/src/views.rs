@@ -21,6 +21,9 @@ pub mod context;
 // Section: Annex A catalog and Statement of Applicability.
 
 // Section: objectives, operational planning, monitoring and measurement.
+pub mod metrics;
+pub mod objectives;
+pub mod operations;
 
 // Section: internal audit, incidents, documented information.
 
