@@ -5,9 +5,10 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use isms_app::{Creation, Ledger};
 use isms_domain::objectives::Objective;
-use isms_domain::operations::{OperationalPlan, OperationalPlanDetails, OperationalPlanStatus};
+use isms_domain::operations::{OperationalPlan, OperationalPlanDetails, OperationalPlanEvent, OperationalPlanStatus};
 use isms_domain::risk::Risk;
 use isms_domain::values::{free_text, required_text, MAX_TEXT};
+use isms_domain::{Actor, DomainError};
 use isms_projections::views::operations::{operational_plan_status_schema, OperationalPlanRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -272,14 +273,7 @@ pub async fn put_operational_plan_into_operation(
     guards: CommandGuards,
     body: CommandBody<PlanStepRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = stream_id::<OperationalPlan>(&id)?;
-    let context = command_context(&auth.principal, &guards, &body);
-    let note = single_field(free_text("/note", &body.value.note, MAX_TEXT))?;
-    let (actor, today) = (context.actor.clone(), Utc::now().date_naive());
-    run(&ledger, context, &id, Creation::ExistingStream, |plan: &OperationalPlan| {
-        plan.put_into_operation(note.clone(), &actor, today)
-    })
-    .await
+    take_step(auth, ledger, id, guards, body, OperationalPlan::put_into_operation).await
 }
 
 /// Complete an operational plan
@@ -303,12 +297,27 @@ pub async fn complete_operational_plan(
     guards: CommandGuards,
     body: CommandBody<PlanStepRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    take_step(auth, ledger, id, guards, body, OperationalPlan::complete).await
+}
+
+/// A lifecycle decision of a plan: `put_into_operation` or `complete`.
+type PlanStep = fn(&OperationalPlan, String, &Actor, NaiveDate) -> Result<Vec<OperationalPlanEvent>, DomainError>;
+
+/// Moves a plan one step along its lifecycle, recording the caller, today and the note.
+async fn take_step(
+    auth: Authorized<WriteScope>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    guards: CommandGuards,
+    body: CommandBody<PlanStepRequest>,
+    step: PlanStep,
+) -> Result<HttpResponse, ApiError> {
     let id = stream_id::<OperationalPlan>(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
     let note = single_field(free_text("/note", &body.value.note, MAX_TEXT))?;
     let (actor, today) = (context.actor.clone(), Utc::now().date_naive());
     run(&ledger, context, &id, Creation::ExistingStream, |plan: &OperationalPlan| {
-        plan.complete(note.clone(), &actor, today)
+        step(plan, note.clone(), &actor, today)
     })
     .await
 }

@@ -307,7 +307,7 @@ mod tests {
         let created_at = "2027-01-01T09:00:00Z".parse().unwrap();
         let defined =
             MetricEvent::MetricDefined(MetricDefinition { frequency: Frequency::Monthly, ..Default::default() });
-        let (_, never_measured) = folded::<Metric>(&[defined.clone()], created_at);
+        let (_, never_measured) = folded::<Metric>(std::slice::from_ref(&defined), created_at);
         let day = |text: &str| text.parse::<NaiveDate>().unwrap();
         assert!(!Metric::record(&never_measured, day("2027-02-01")).measurement_overdue, "31 days after creation");
         assert!(Metric::record(&never_measured, day("2027-02-02")).measurement_overdue, "32 days after creation");
