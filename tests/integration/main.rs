@@ -16,6 +16,9 @@ mod scope;
 mod soa;
 
 // Section: objectives, operational planning, monitoring and measurement.
+mod metrics;
+mod objectives;
+mod operations;
 
 // Section: internal audit, incidents, documented information.
 mod audits;

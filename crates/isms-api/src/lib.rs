@@ -23,6 +23,9 @@ mod csv;
 mod soa;
 
 // Section: objectives, operational planning, monitoring and measurement.
+mod metrics;
+mod objectives;
+mod operations;
 
 // Section: internal audit, incidents, documented information.
 mod audits;
@@ -97,6 +100,9 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "soa", description = "Statement of Applicability (6.1.3 d)"),
 
         // Section: objectives, operational planning, monitoring and measurement.
+        (name = "objectives", description = "Information security objectives and planning to achieve them (6.2)"),
+        (name = "operational-plans", description = "Operational planning and control (8.1)"),
+        (name = "metrics", description = "Monitoring, measurement, analysis and evaluation (9.1)"),
 
         // Section: internal audit, incidents, documented information.
         (name = "internal-audits", description = "Internal audit programmes, audits and findings (9.2)"),
@@ -152,6 +158,9 @@ pub fn app(
                 .configure(controls::configure)
                 .configure(soa::configure)
                 // Section: objectives, operational planning, monitoring and measurement.
+                .configure(objectives::configure)
+                .configure(operations::configure)
+                .configure(metrics::configure)
                 // Section: internal audit, incidents, documented information.
                 .configure(audits::configure)
                 .configure(incidents::configure)

@@ -76,6 +76,20 @@ error_codes! {
     ControlRequiredByRiskTreatment => ("control_required_by_risk_treatment", Conflict),
 
     // Section: objectives, operational planning, monitoring and measurement.
+    DateInFuture => ("date_in_future", Invalid),
+    InvalidQuantity => ("invalid_quantity", Invalid),
+    ObjectiveHasNoNumericTarget => ("objective_has_no_numeric_target", Invalid),
+    ObjectiveOutcomeNoteRequired => ("objective_outcome_note_required", Invalid),
+    ObjectiveConcluded => ("objective_concluded", Conflict),
+    ObjectiveWithdrawn => ("objective_withdrawn", Conflict),
+    OperationalPlanDueBeforeStart => ("operational_plan_due_before_start", Invalid),
+    OperationalPlanLinksRequired => ("operational_plan_links_required", Invalid),
+    OperationalPlanTransitionNotAllowed => ("operational_plan_transition_not_allowed", Conflict),
+    OperationalPlanClosed => ("operational_plan_closed", Conflict),
+    EvaluationPeriodReversed => ("evaluation_period_reversed", Invalid),
+    MetricEvaluationNotAuthorized => ("metric_evaluation_not_authorized", Conflict),
+    NoMeasurementInPeriod => ("no_measurement_in_period", Conflict),
+    MetricRetired => ("metric_retired", Conflict),
 
     // Section: internal audit, incidents, documented information.
     AuditProgrammeYearTaken => ("audit_programme_year_taken", Conflict),

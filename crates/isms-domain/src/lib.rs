@@ -21,6 +21,9 @@ pub mod scope;
 pub mod soa;
 
 // Section: objectives, operational planning, monitoring and measurement.
+pub mod metrics;
+pub mod objectives;
+pub mod operations;
 
 // Section: internal audit, incidents, documented information.
 pub mod audits;

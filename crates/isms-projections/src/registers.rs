@@ -114,6 +114,9 @@ pub struct Registers {
     pub soa: BTreeMap<String, Entry<isms_domain::soa::SoaEntry>>,
 
     // Section: objectives, operational planning, monitoring and measurement.
+    pub objectives: BTreeMap<Uuid, Entry<isms_domain::objectives::Objective>>,
+    pub operational_plans: BTreeMap<Uuid, Entry<isms_domain::operations::OperationalPlan>>,
+    pub metrics: BTreeMap<Uuid, Entry<isms_domain::metrics::Metric>>,
 
     // Section: internal audit, incidents, documented information.
     pub audit_programmes: BTreeMap<Uuid, Entry<isms_domain::audits::AuditProgramme>>,
@@ -190,6 +193,11 @@ impl Registers {
             }
 
             // Section: objectives, operational planning, monitoring and measurement.
+            isms_domain::objectives::Objective::STREAM_TYPE => upsert(&mut self.objectives, envelope, data)?,
+            isms_domain::operations::OperationalPlan::STREAM_TYPE => {
+                upsert(&mut self.operational_plans, envelope, data)?
+            }
+            isms_domain::metrics::Metric::STREAM_TYPE => upsert(&mut self.metrics, envelope, data)?,
 
             // Section: internal audit, incidents, documented information.
             isms_domain::audits::AuditProgramme::STREAM_TYPE => upsert(&mut self.audit_programmes, envelope, data)?,
