@@ -16,6 +16,9 @@ mod context;
 // Section: internal audit, incidents, documented information.
 
 // Section: people and training, suppliers, certification cycle.
+mod certification;
+mod people;
+mod suppliers;
 
 // Section: management review and reports.
 

@@ -21,6 +21,10 @@ mod risks;
 // Section: internal audit, incidents, documented information.
 
 // Section: people and training, suppliers, certification cycle.
+mod certification;
+mod people;
+mod suppliers;
+mod training;
 
 // Section: management review and reports.
 
@@ -83,6 +87,10 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: internal audit, incidents, documented information.
 
         // Section: people and training, suppliers, certification cycle.
+        (name = "people", description = "People: joiners, movers and leavers (7.2, 7.3)"),
+        (name = "training", description = "Training courses, assignments and completions (7.2, 7.3)"),
+        (name = "suppliers", description = "Supplier relationships, agreements and reviews (A.5.19-A.5.22)"),
+        (name = "certification", description = "Certification cycle: gap diagnosis, stage 1 and 2, surveillance, recertification"),
 
         // Section: management review and reports.
 
@@ -126,6 +134,10 @@ pub fn app(
                 // Section: objectives, operational planning, monitoring and measurement.
                 // Section: internal audit, incidents, documented information.
                 // Section: people and training, suppliers, certification cycle.
+                .configure(people::configure)
+                .configure(training::configure)
+                .configure(suppliers::configure)
+                .configure(certification::configure)
                 // Section: management review and reports.
                 .configure(log::configure),
         )

@@ -21,6 +21,10 @@ pub mod values;
 // Section: internal audit, incidents, documented information.
 
 // Section: people and training, suppliers, certification cycle.
+pub mod certification;
+pub mod people;
+pub mod suppliers;
+pub mod training;
 
 // Section: management review and reports.
 

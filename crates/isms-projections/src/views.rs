@@ -25,6 +25,10 @@ pub mod context;
 // Section: internal audit, incidents, documented information.
 
 // Section: people and training, suppliers, certification cycle.
+pub mod certification;
+pub mod people;
+pub mod suppliers;
+pub mod training;
 
 // Section: management review and reports.
 
