@@ -23,7 +23,11 @@ async fn a_cycle_runs_stage1_stage2_certificate_and_two_surveillance_audits_in_o
     let app = TestApp::spawn().await;
     let alice = app.alice();
     let opened = app
-        .post(&alice, "/api/v1/certification-cycles", json!({"certification_body": "JMAQA", "scope_reference": "SCOPE-1"}))
+        .post(
+            &alice,
+            "/api/v1/certification-cycles",
+            json!({"certification_body": "JMAQA", "scope_reference": "SCOPE-1"}),
+        )
         .await
         .expect(201);
     let id = opened.body["id"].as_str().unwrap().to_owned();
@@ -33,7 +37,10 @@ async fn a_cycle_runs_stage1_stage2_certificate_and_two_surveillance_audits_in_o
     let early = app.post(&alice, &path("stage2-audit/plan"), json!({"planned_on": "2020-02-01"})).await.expect(409);
     assert_eq!(early.code(), "stage1_not_passed");
     let certificate = json!({"certificate_number": "IS 1", "issued_on": "2020-03-01"});
-    assert_eq!(app.post(&alice, &path("certificate"), certificate.clone()).await.expect(409).code(), "stage2_not_recommended");
+    assert_eq!(
+        app.post(&alice, &path("certificate"), certificate.clone()).await.expect(409).code(),
+        "stage2_not_recommended"
+    );
     let surveillance = |on: &str| json!({"completed_on": on, "result": "maintained"});
     let without = app.post(&alice, &path("surveillance-audits"), surveillance("2021-02-20")).await.expect(409);
     assert_eq!(without.code(), "certificate_not_issued");
@@ -41,15 +48,25 @@ async fn a_cycle_runs_stage1_stage2_certificate_and_two_surveillance_audits_in_o
     let unplanned = app.post(&alice, &path("stage1-audit/completion"), unplanned).await.expect(409);
     assert_eq!(unplanned.code(), "certification_audit_not_planned");
 
-    app.post(&alice, &path("gap-diagnosis"), json!({"completed_on": "2019-10-01", "summary": "3 gaps"})).await.expect(200);
-    let before_gap = app.post(&alice, &path("stage1-audit/plan"), json!({"planned_on": "2019-09-01"})).await.expect(422);
-    assert_eq!((before_gap.code(), before_gap.body["errors"][0]["pointer"].as_str()), ("dates_out_of_order", Some("/planned_on")));
+    app.post(&alice, &path("gap-diagnosis"), json!({"completed_on": "2019-10-01", "summary": "3 gaps"}))
+        .await
+        .expect(200);
+    let before_gap =
+        app.post(&alice, &path("stage1-audit/plan"), json!({"planned_on": "2019-09-01"})).await.expect(422);
+    assert_eq!(
+        (before_gap.code(), before_gap.body["errors"][0]["pointer"].as_str()),
+        ("dates_out_of_order", Some("/planned_on"))
+    );
     let planned = app.post(&alice, &path("stage1-audit/plan"), json!({"planned_on": "2019-12-01"})).await.expect(200);
     assert_eq!(planned.body["upcoming"], json!({"item": "stage1_audit", "due_on": "2019-12-01"}));
     assert_eq!(items(&planned.body, "overdue"), [item("stage1_audit", "2019-12-01")]);
-    let not_ready = json!({"completed_on": "2019-12-01", "result": "not_ready", "findings_summary": "no internal audit"});
+    let not_ready =
+        json!({"completed_on": "2019-12-01", "result": "not_ready", "findings_summary": "no internal audit"});
     app.post(&alice, &path("stage1-audit/completion"), not_ready).await.expect(200);
-    assert_eq!(app.post(&alice, &path("stage2-audit/plan"), json!({"planned_on": "2020-02-01"})).await.expect(409).code(), "stage1_not_passed");
+    assert_eq!(
+        app.post(&alice, &path("stage2-audit/plan"), json!({"planned_on": "2020-02-01"})).await.expect(409).code(),
+        "stage1_not_passed"
+    );
     app.post(&alice, &path("stage1-audit/plan"), json!({"planned_on": "2020-01-10"})).await.expect(200);
     let ready = json!({"completed_on": "2020-01-10", "result": "ready_for_stage2"});
     app.post(&alice, &path("stage1-audit/completion"), ready).await.expect(200);
@@ -72,7 +89,10 @@ async fn a_cycle_runs_stage1_stage2_certificate_and_two_surveillance_audits_in_o
             item("recertification", "2023-03-01")
         ]
     );
-    assert_eq!(app.post(&alice, &path("certificate"), certificate).await.expect(409).code(), "certificate_already_issued");
+    assert_eq!(
+        app.post(&alice, &path("certificate"), certificate).await.expect(409).code(),
+        "certificate_already_issued"
+    );
     let overdue = app.get(&alice, "/api/v1/certification-cycles?overdue=true&status=open").await.expect(200);
     assert_eq!(overdue.body["items"].as_array().unwrap().len(), 1);
 
@@ -87,7 +107,10 @@ async fn a_cycle_runs_stage1_stage2_certificate_and_two_surveillance_audits_in_o
 
     let closed = app.post(&alice, &path("closure"), json!({"reason": "recertified"})).await.expect(200);
     assert_eq!((closed.body["upcoming"].clone(), closed.body["overdue"].clone()), (Value::Null, json!([])));
-    assert_eq!(app.post(&alice, &path("closure"), json!({"reason": "again"})).await.expect(409).code(), "certification_cycle_closed");
+    assert_eq!(
+        app.post(&alice, &path("closure"), json!({"reason": "again"})).await.expect(409).code(),
+        "certification_cycle_closed"
+    );
     let history = app.get(&alice, &format!("/api/v1/certification-cycles/{id}/history")).await.expect(200);
     let types: Vec<&str> =
         history.body["items"].as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
@@ -110,8 +133,12 @@ async fn a_cycle_runs_stage1_stage2_certificate_and_two_surveillance_audits_in_o
     );
     // As of the certificate, the cycle was open with everything still to come.
     let position = certified.body["position"].as_u64().unwrap();
-    let then = app.get(&alice, &format!("/api/v1/certification-cycles/{id}?as_of_position={position}")).await.expect(200);
-    assert_eq!((then.body["status"].as_str(), then.body["surveillance_audits"][0]["completed_on"].clone()), (Some("open"), Value::Null));
+    let then =
+        app.get(&alice, &format!("/api/v1/certification-cycles/{id}?as_of_position={position}")).await.expect(200);
+    assert_eq!(
+        (then.body["status"].as_str(), then.body["surveillance_audits"][0]["completed_on"].clone()),
+        (Some("open"), Value::Null)
+    );
 }
 
 #[tokio::test]
@@ -124,7 +151,11 @@ async fn a_planned_audit_in_the_future_is_upcoming_but_not_overdue() {
         .expect(201);
     let id = opened.body["id"].as_str().unwrap();
     let planned = app
-        .post(&alice, &format!("/api/v1/certification-cycles/{id}/stage1-audit/plan"), json!({"planned_on": "2099-01-10"}))
+        .post(
+            &alice,
+            &format!("/api/v1/certification-cycles/{id}/stage1-audit/plan"),
+            json!({"planned_on": "2099-01-10"}),
+        )
         .await
         .expect(200);
     assert_eq!(planned.body["upcoming"], json!({"item": "stage1_audit", "due_on": "2099-01-10"}));

@@ -52,14 +52,18 @@ async fn joiners_movers_and_leavers_keep_user_names_unique_among_those_who_have_
     let manager = join(&app, &alice, "kenji", "development").await;
     let moved = json!({"display_name": "Hanako", "department": "security", "role": "analyst", "manager_id": manager});
     let changed = app.post(&alice, &format!("/api/v1/people/{id}/changes"), moved.clone()).await.expect(200);
-    assert_eq!((changed.body["department"].as_str(), changed.body["manager_id"].as_str()), (Some("security"), Some(manager.as_str())));
+    assert_eq!(
+        (changed.body["department"].as_str(), changed.body["manager_id"].as_str()),
+        (Some("security"), Some(manager.as_str()))
+    );
     let same = app.post(&alice, &format!("/api/v1/people/{id}/changes"), moved.clone()).await.expect(409);
     assert_eq!(same.code(), "nothing_changed");
     let own = json!({"display_name": "Hanako", "department": "security", "role": "analyst", "manager_id": id});
     let own = app.post(&alice, &format!("/api/v1/people/{id}/changes"), own).await.expect(422);
     assert_eq!(pointers(&own), ["/manager_id"]);
 
-    let listed = app.get(&alice, "/api/v1/people?department=security&status=active&user_name=Hanako&external_id=HR-1").await;
+    let listed =
+        app.get(&alice, "/api/v1/people?department=security&status=active&user_name=Hanako&external_id=HR-1").await;
     assert_eq!(listed.expect(200).body["items"].as_array().unwrap().len(), 1);
 
     app.post(&alice, &format!("/api/v1/people/{id}/departure"), json!({"left_on": "2026-10-31"})).await.expect(200);
@@ -167,8 +171,10 @@ async fn awareness_coverage_counts_active_people_per_department() {
     let position_before = before.body["position"].as_u64().unwrap();
 
     let complete = |course: &str, id: &str| {
-        (format!("/api/v1/people/{id}/training-completions"),
-         json!({"course_id": course, "completed_on": today, "completion_id": format!("{id}-{course}")}))
+        (
+            format!("/api/v1/people/{id}/training-completions"),
+            json!({"course_id": course, "completed_on": today, "completion_id": format!("{id}-{course}")}),
+        )
     };
     for (path, body) in [complete(&awareness, &aware), complete(&technical, &unaware), complete(&awareness, &gone)] {
         app.post(&alice, &path, body).await.expect(200);
@@ -191,7 +197,8 @@ async fn awareness_coverage_counts_active_people_per_department() {
     assert_eq!(report["totals"]["active_people"], 3);
     assert_eq!(report["totals"]["coverage_percent"], 33.3);
 
-    let then = app.get(&alice, &format!("/api/v1/reports/awareness?as_of_position={position_before}")).await.expect(200);
+    let then =
+        app.get(&alice, &format!("/api/v1/reports/awareness?as_of_position={position_before}")).await.expect(200);
     assert_eq!(then.body["totals"]["active_people"], 4);
     assert_eq!(then.body["totals"]["with_current_awareness"], 0);
     let bob = app.token("bob", "acme", "isms:read");

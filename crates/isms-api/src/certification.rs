@@ -65,7 +65,10 @@ pub struct OpenCertificationCycleRequest {
 /// The result of a gap diagnosis against the standard.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"completed_on": "2025-10-01", "summary": "Internal audit and management review not yet run."}))]
+#[schema(example = json!({
+    "completed_on": "2025-10-01",
+    "summary": "Internal audit and management review not yet run."
+}))]
 pub struct GapDiagnosisRequest {
     pub completed_on: NaiveDate,
     pub summary: String,
@@ -183,7 +186,8 @@ fn findings(summary: &str) -> Result<String, ApiError> {
 /// Open a certification cycle
 #[utoipa::path(
     tag = "certification", operation_id = "open_certification_cycle",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes retries safe: the first response is replayed")),
     request_body = OpenCertificationCycleRequest,
     responses((status = 201, description = "Cycle opened", body = CertificationCycleRecord,
         headers(("ETag" = String), ("Location" = String))), CommandProblems),
@@ -219,7 +223,8 @@ pub async fn open_certification_cycle(
 #[utoipa::path(
     tag = "certification", operation_id = "list_certification_cycles",
     params(ListParams, CertificationCycleFilter),
-    responses((status = 200, description = "A page of certification cycles", body = CertificationCyclePage), ReadProblems),
+    responses((status = 200, description = "A page of certification cycles", body = CertificationCyclePage),
+        ReadProblems),
     security(("bearer" = ["isms:read"]))
 )]
 #[get("/certification-cycles")]
@@ -294,7 +299,8 @@ pub async fn certification_cycle_history(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = GapDiagnosisRequest,
-    responses((status = 200, description = "Gap diagnosis recorded", body = CertificationCycleRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Gap diagnosis recorded", body = CertificationCycleRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/certification-cycles/{id}/gap-diagnosis")]
@@ -320,7 +326,8 @@ pub async fn record_gap_diagnosis(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = PlanAuditRequest,
-    responses((status = 200, description = "Stage 1 audit planned", body = CertificationCycleRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Stage 1 audit planned", body = CertificationCycleRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/certification-cycles/{id}/stage1-audit/plan")]
@@ -346,7 +353,8 @@ pub async fn plan_stage1_audit(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = Stage1CompletionRequest,
-    responses((status = 200, description = "Stage 1 audit completed", body = CertificationCycleRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Stage 1 audit completed", body = CertificationCycleRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/certification-cycles/{id}/stage1-audit/completion")]
@@ -377,7 +385,8 @@ pub async fn complete_stage1_audit(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = PlanAuditRequest,
-    responses((status = 200, description = "Stage 2 audit planned", body = CertificationCycleRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Stage 2 audit planned", body = CertificationCycleRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/certification-cycles/{id}/stage2-audit/plan")]
@@ -400,7 +409,8 @@ pub async fn plan_stage2_audit(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = Stage2CompletionRequest,
-    responses((status = 200, description = "Stage 2 audit completed", body = CertificationCycleRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Stage 2 audit completed", body = CertificationCycleRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/certification-cycles/{id}/stage2-audit/completion")]
@@ -432,7 +442,8 @@ pub async fn complete_stage2_audit(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = IssueCertificateRequest,
-    responses((status = 200, description = "Certificate recorded", body = CertificationCycleRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Certificate recorded", body = CertificationCycleRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/certification-cycles/{id}/certificate")]
@@ -460,7 +471,8 @@ pub async fn issue_certificate(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = SurveillanceAuditRequest,
-    responses((status = 200, description = "Surveillance audit recorded", body = CertificationCycleRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Surveillance audit recorded", body = CertificationCycleRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/certification-cycles/{id}/surveillance-audits")]
@@ -490,7 +502,8 @@ pub async fn record_surveillance_audit(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = CloseCertificationCycleRequest,
-    responses((status = 200, description = "Cycle closed", body = CertificationCycleRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Cycle closed", body = CertificationCycleRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/certification-cycles/{id}/closure")]

@@ -90,7 +90,7 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "people", description = "People: joiners, movers and leavers (7.2, 7.3)"),
         (name = "training", description = "Training courses, assignments and completions (7.2, 7.3)"),
         (name = "suppliers", description = "Supplier relationships, agreements and reviews (A.5.19-A.5.22)"),
-        (name = "certification", description = "Certification cycle: gap diagnosis, stage 1 and 2, surveillance, recertification"),
+        (name = "certification", description = "Certification cycle: stage 1 and 2 audits, surveillance, recertification"),
 
         // Section: management review and reports.
 

@@ -182,7 +182,8 @@ pub struct PersonPage {
 /// `person_user_name_taken`); a manager must be a person of the register (422).
 #[utoipa::path(
     tag = "people", operation_id = "join_person",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes retries safe: the first response is replayed")),
     request_body = JoinPersonRequest,
     responses((status = 201, description = "Person joined", body = PersonRecord,
         headers(("ETag" = String), ("Location" = String))), CommandProblems),
@@ -288,7 +289,8 @@ pub async fn person_history(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = ChangePersonRequest,
-    responses((status = 200, description = "Person changed", body = PersonRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Person changed", body = PersonRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/people/{id}/changes")]
@@ -317,7 +319,8 @@ pub async fn change_person(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = PersonLeftRequest,
-    responses((status = 200, description = "Person left", body = PersonRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Person left", body = PersonRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/people/{id}/departure")]

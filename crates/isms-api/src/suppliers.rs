@@ -168,7 +168,8 @@ pub struct SupplierPage {
 /// Propose a supplier
 #[utoipa::path(
     tag = "suppliers", operation_id = "propose_supplier",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes retries safe: the first response is replayed")),
     request_body = SupplierRequest,
     responses((status = 201, description = "Supplier proposed", body = SupplierRecord,
         headers(("ETag" = String), ("Location" = String))), CommandProblems),
@@ -266,7 +267,8 @@ pub async fn supplier_history(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = SupplierRequest,
-    responses((status = 200, description = "Supplier revised", body = SupplierRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Supplier revised", body = SupplierRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/suppliers/{id}/revisions")]
@@ -295,7 +297,8 @@ pub async fn revise_supplier(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = SupplierAgreementRequest,
-    responses((status = 200, description = "Agreement recorded", body = SupplierRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Agreement recorded", body = SupplierRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/suppliers/{id}/agreements")]
@@ -328,7 +331,8 @@ pub async fn record_supplier_agreement(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = ApproveSupplierRequest,
-    responses((status = 200, description = "Supplier approved", body = SupplierRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Supplier approved", body = SupplierRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/suppliers/{id}/approval")]
@@ -356,7 +360,8 @@ pub async fn approve_supplier(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = SupplierReviewRequest,
-    responses((status = 200, description = "Review recorded", body = SupplierRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Review recorded", body = SupplierRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/suppliers/{id}/reviews")]
@@ -390,7 +395,8 @@ pub async fn review_supplier(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = TerminateSupplierRequest,
-    responses((status = 200, description = "Supplier terminated", body = SupplierRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Supplier terminated", body = SupplierRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/suppliers/{id}/termination")]

@@ -184,7 +184,8 @@ fn referenced_course(ledger: &Ledger, principal: &Principal, course_id: Uuid) ->
 /// Define a training course
 #[utoipa::path(
     tag = "training", operation_id = "define_training_course",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes retries safe: the first response is replayed")),
     request_body = TrainingCourseRequest,
     responses((status = 201, description = "Course defined", body = TrainingCourseRecord,
         headers(("ETag" = String), ("Location" = String))), CommandProblems),
@@ -278,7 +279,8 @@ pub async fn training_course_history(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = TrainingCourseRequest,
-    responses((status = 200, description = "Course revised", body = TrainingCourseRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Course revised", body = TrainingCourseRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/training-courses/{id}/revisions")]
@@ -304,7 +306,8 @@ pub async fn revise_training_course(
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = RetireTrainingCourseRequest,
-    responses((status = 200, description = "Course retired", body = TrainingCourseRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Course retired", body = TrainingCourseRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/training-courses/{id}/retirement")]
@@ -332,7 +335,8 @@ pub async fn retire_training_course(
            ("If-Match" = Option<String>, Header, description = "Expected person version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = AssignTrainingRequest,
-    responses((status = 200, description = "Training assigned", body = PersonRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Training assigned", body = PersonRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/people/{id}/training-assignments")]
@@ -347,8 +351,11 @@ pub async fn assign_training(
     let context = command_context(&auth.principal, &guards, &body);
     let course = referenced_course(&ledger, &auth.principal, body.value.course_id)?;
     // Drawn once, outside the decision, so a retried decision assigns under the same id.
-    let assigned =
-        TrainingAssigned { assignment_id: Uuid::now_v7(), course_id: body.value.course_id, due_date: body.value.due_date };
+    let assigned = TrainingAssigned {
+        assignment_id: Uuid::now_v7(),
+        course_id: body.value.course_id,
+        due_date: body.value.due_date,
+    };
     run(&ledger, context, &id, Creation::ExistingStream, |person: &Person| {
         person.assign_training(assigned.clone(), &course)
     })
@@ -366,7 +373,8 @@ pub async fn assign_training(
            ("If-Match" = Option<String>, Header, description = "Expected person version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
     request_body = TrainingCompletionRequest,
-    responses((status = 200, description = "Completion recorded", body = PersonRecord, headers(("ETag" = String))), CommandProblems),
+    responses((status = 200, description = "Completion recorded", body = PersonRecord,
+        headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
 )]
 #[post("/people/{id}/training-completions")]

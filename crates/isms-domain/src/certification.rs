@@ -26,11 +26,9 @@ pub fn ensure_not_before(
     what: &str,
 ) -> Result<(), DomainError> {
     match earliest {
-        Some(earliest) if date < earliest => Err(DomainError::at(
-            ErrorCode::DatesOutOfOrder,
-            pointer,
-            format!("{date} is before {earliest} ({what})"),
-        )),
+        Some(earliest) if date < earliest => {
+            Err(DomainError::at(ErrorCode::DatesOutOfOrder, pointer, format!("{date} is before {earliest} ({what})")))
+        }
         _ => Ok(()),
     }
 }
@@ -99,13 +97,8 @@ pub enum DueItem {
 }
 
 impl DueItem {
-    pub const NAMES: &'static [&'static str] = &[
-        "stage1_audit",
-        "stage2_audit",
-        "first_surveillance_audit",
-        "second_surveillance_audit",
-        "recertification",
-    ];
+    pub const NAMES: &'static [&'static str] =
+        &["stage1_audit", "stage2_audit", "first_surveillance_audit", "second_surveillance_audit", "recertification"];
 }
 
 /// The outcome of a stage audit: whether it lets the cycle move on.
@@ -219,7 +212,13 @@ impl<R: StageResult> StageAudit<R> {
     }
 
     /// `earliest` is the date the audit cannot precede (the step before it).
-    fn plan(&self, stage: &str, planned_on: NaiveDate, earliest: Option<NaiveDate>, what: &str) -> Result<(), DomainError> {
+    fn plan(
+        &self,
+        stage: &str,
+        planned_on: NaiveDate,
+        earliest: Option<NaiveDate>,
+        what: &str,
+    ) -> Result<(), DomainError> {
         self.ensure_not_passed(stage)?;
         ensure_not_before("/planned_on", planned_on, earliest, what)
     }
@@ -233,7 +232,12 @@ impl<R: StageResult> StageAudit<R> {
             ));
         };
         ensure_not_after_today("/completed_on", completed_on, today)?;
-        ensure_not_before("/completed_on", completed_on, Some(planned_on), "the planned date; re-plan an audit moved earlier")
+        ensure_not_before(
+            "/completed_on",
+            completed_on,
+            Some(planned_on),
+            "the planned date; re-plan an audit moved earlier",
+        )
     }
 
     fn apply_planned(&mut self, planned: &AuditPlanned) {
@@ -433,9 +437,13 @@ impl Aggregate for CertificationCycle {
             CertificationCycleEvent::CertificationCycleOpened(opened) => self.opened = Some(opened.clone()),
             CertificationCycleEvent::GapDiagnosisCompleted(diagnosis) => self.gap_diagnosis = Some(diagnosis.clone()),
             CertificationCycleEvent::Stage1AuditPlanned(planned) => self.stage1.apply_planned(planned),
-            CertificationCycleEvent::Stage1AuditCompleted(completed) => self.stage1.completion = Some(completed.clone()),
+            CertificationCycleEvent::Stage1AuditCompleted(completed) => {
+                self.stage1.completion = Some(completed.clone())
+            }
             CertificationCycleEvent::Stage2AuditPlanned(planned) => self.stage2.apply_planned(planned),
-            CertificationCycleEvent::Stage2AuditCompleted(completed) => self.stage2.completion = Some(completed.clone()),
+            CertificationCycleEvent::Stage2AuditCompleted(completed) => {
+                self.stage2.completion = Some(completed.clone())
+            }
             CertificationCycleEvent::CertificateIssued(issued) => self.certificate = Some(issued.clone()),
             CertificationCycleEvent::SurveillanceAuditCompleted(audit) => self.surveillance_audits.push(audit.clone()),
             CertificationCycleEvent::CertificationCycleClosed(closed) => {
@@ -472,7 +480,10 @@ mod tests {
         cycle
     }
 
-    fn then(cycle: &CertificationCycle, events: Result<Vec<CertificationCycleEvent>, DomainError>) -> CertificationCycle {
+    fn then(
+        cycle: &CertificationCycle,
+        events: Result<Vec<CertificationCycleEvent>, DomainError>,
+    ) -> CertificationCycle {
         let mut next = cycle.clone();
         events.unwrap().iter().for_each(|e| next.apply(e));
         next
@@ -486,9 +497,11 @@ mod tests {
     fn certified() -> CertificationCycle {
         let cycle = given(&[opened()]);
         let cycle = then(&cycle, cycle.plan_stage1(date(2025, 12, 1)));
-        let cycle = then(&cycle, cycle.complete_stage1(completed(date(2025, 12, 2), Stage1Result::ReadyForStage2), today()));
+        let cycle =
+            then(&cycle, cycle.complete_stage1(completed(date(2025, 12, 2), Stage1Result::ReadyForStage2), today()));
         let cycle = then(&cycle, cycle.plan_stage2(date(2026, 2, 1)));
-        let cycle = then(&cycle, cycle.complete_stage2(completed(date(2026, 2, 3), Stage2Result::Recommended), today()));
+        let cycle =
+            then(&cycle, cycle.complete_stage2(completed(date(2026, 2, 3), Stage2Result::Recommended), today()));
         let issued = CertificateIssued { certificate_number: "IS 123456".into(), issued_on: date(2026, 3, 1) };
         then(&cycle, cycle.issue_certificate(issued, today()))
     }
@@ -498,18 +511,24 @@ mod tests {
         let cycle = given(&[opened()]);
         assert_eq!(cycle.plan_stage2(date(2026, 2, 1)).unwrap_err().code, ErrorCode::Stage1NotPassed);
         let cycle = then(&cycle, cycle.plan_stage1(date(2025, 12, 1)));
-        let not_ready = then(&cycle, cycle.complete_stage1(completed(date(2025, 12, 1), Stage1Result::NotReady), today()));
+        let not_ready =
+            then(&cycle, cycle.complete_stage1(completed(date(2025, 12, 1), Stage1Result::NotReady), today()));
         assert_eq!(not_ready.plan_stage2(date(2026, 2, 1)).unwrap_err().code, ErrorCode::Stage1NotPassed);
         // A failed stage 1 must be planned again before another completion.
         let again = not_ready.complete_stage1(completed(date(2025, 12, 5), Stage1Result::ReadyForStage2), today());
         assert_eq!(again.unwrap_err().code, ErrorCode::CertificationAuditNotPlanned);
         let retried = then(&not_ready, not_ready.plan_stage1(date(2026, 1, 10)));
-        let ready =
-            then(&retried, retried.complete_stage1(completed(date(2026, 1, 10), Stage1Result::ReadyForStage2), today()));
+        let ready = then(
+            &retried,
+            retried.complete_stage1(completed(date(2026, 1, 10), Stage1Result::ReadyForStage2), today()),
+        );
         assert!(ready.plan_stage2(date(2026, 2, 1)).is_ok());
         assert_eq!(ready.plan_stage1(date(2026, 3, 1)).unwrap_err().code, ErrorCode::CertificationStageAlreadyPassed);
         let late_gap = GapDiagnosisCompleted { completed_on: date(2026, 1, 11), summary: String::new() };
-        assert_eq!(ready.record_gap_diagnosis(late_gap, today()).unwrap_err().code, ErrorCode::CertificationStageAlreadyPassed);
+        assert_eq!(
+            ready.record_gap_diagnosis(late_gap, today()).unwrap_err().code,
+            ErrorCode::CertificationStageAlreadyPassed
+        );
     }
 
     #[test]
@@ -523,30 +542,49 @@ mod tests {
     fn a_certificate_only_after_a_stage2_recommendation_and_only_once() {
         let cycle = given(&[opened()]);
         let cycle = then(&cycle, cycle.plan_stage1(date(2025, 12, 1)));
-        let cycle = then(&cycle, cycle.complete_stage1(completed(date(2025, 12, 2), Stage1Result::ReadyForStage2), today()));
+        let cycle =
+            then(&cycle, cycle.complete_stage1(completed(date(2025, 12, 2), Stage1Result::ReadyForStage2), today()));
         let cycle = then(&cycle, cycle.plan_stage2(date(2026, 2, 1)));
         let issued = CertificateIssued { certificate_number: "IS 1".into(), issued_on: date(2026, 3, 1) };
         assert_eq!(cycle.issue_certificate(issued.clone(), today()).unwrap_err().code, ErrorCode::Stage2NotRecommended);
         let refused =
             then(&cycle, cycle.complete_stage2(completed(date(2026, 2, 1), Stage2Result::NotRecommended), today()));
-        assert_eq!(refused.issue_certificate(issued.clone(), today()).unwrap_err().code, ErrorCode::Stage2NotRecommended);
-        assert_eq!(certified().issue_certificate(issued, today()).unwrap_err().code, ErrorCode::CertificateAlreadyIssued);
+        assert_eq!(
+            refused.issue_certificate(issued.clone(), today()).unwrap_err().code,
+            ErrorCode::Stage2NotRecommended
+        );
+        assert_eq!(
+            certified().issue_certificate(issued, today()).unwrap_err().code,
+            ErrorCode::CertificateAlreadyIssued
+        );
     }
 
     #[test]
     fn surveillance_only_with_a_certificate_and_twice() {
         let cycle = given(&[opened()]);
-        let refused = cycle.record_surveillance(date(2027, 3, 1), SurveillanceResult::Maintained, String::new(), today());
+        let refused =
+            cycle.record_surveillance(date(2027, 3, 1), SurveillanceResult::Maintained, String::new(), today());
         assert_eq!(refused.unwrap_err().code, ErrorCode::CertificateNotIssued);
         let cycle = certified();
-        let first = cycle.record_surveillance(date(2027, 2, 20), SurveillanceResult::Maintained, String::new(), today());
-        assert!(matches!(&first.as_ref().unwrap()[0], CertificationCycleEvent::SurveillanceAuditCompleted(s) if s.sequence == 1));
+        let first =
+            cycle.record_surveillance(date(2027, 2, 20), SurveillanceResult::Maintained, String::new(), today());
+        let sequence = match &first.as_ref().unwrap()[0] {
+            CertificationCycleEvent::SurveillanceAuditCompleted(audit) => audit.sequence,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(sequence, 1);
         let cycle = then(&cycle, first);
         let cycle = then(
             &cycle,
-            cycle.record_surveillance(date(2027, 12, 1), SurveillanceResult::MaintainedWithFindings, String::new(), today()),
+            cycle.record_surveillance(
+                date(2027, 12, 1),
+                SurveillanceResult::MaintainedWithFindings,
+                String::new(),
+                today(),
+            ),
         );
-        let third = cycle.record_surveillance(date(2027, 12, 2), SurveillanceResult::Maintained, String::new(), today());
+        let third =
+            cycle.record_surveillance(date(2027, 12, 2), SurveillanceResult::Maintained, String::new(), today());
         assert_eq!(third.unwrap_err().code, ErrorCode::SurveillanceAuditsComplete);
     }
 
@@ -561,7 +599,8 @@ mod tests {
         assert_eq!(early.unwrap_err().code, ErrorCode::DatesOutOfOrder);
         let future = cycle.complete_stage1(completed(date(2028, 1, 1), Stage1Result::ReadyForStage2), today());
         assert_eq!(future.unwrap_err().code, ErrorCode::DateInFuture);
-        let cycle = then(&cycle, cycle.complete_stage1(completed(date(2025, 12, 3), Stage1Result::ReadyForStage2), today()));
+        let cycle =
+            then(&cycle, cycle.complete_stage1(completed(date(2025, 12, 3), Stage1Result::ReadyForStage2), today()));
         assert_eq!(cycle.plan_stage2(date(2025, 12, 2)).unwrap_err().code, ErrorCode::DatesOutOfOrder);
         let before_issue =
             certified().record_surveillance(date(2026, 2, 28), SurveillanceResult::Maintained, String::new(), today());
@@ -572,7 +611,8 @@ mod tests {
     fn a_closed_cycle_takes_nothing() {
         let cycle = then(&certified(), certified().close("recertified in the next cycle".into()));
         assert_eq!(cycle.close("again".into()).unwrap_err().code, ErrorCode::CertificationCycleClosed);
-        let refused = cycle.record_surveillance(date(2027, 3, 1), SurveillanceResult::Maintained, String::new(), today());
+        let refused =
+            cycle.record_surveillance(date(2027, 3, 1), SurveillanceResult::Maintained, String::new(), today());
         assert_eq!(refused.unwrap_err().code, ErrorCode::CertificationCycleClosed);
     }
 
@@ -580,7 +620,8 @@ mod tests {
     fn the_certificate_is_valid_three_years_with_two_yearly_surveillance_audits() {
         let cycle = certified();
         assert_eq!(cycle.expires_on(), Some(date(2029, 3, 1)));
-        let due: Vec<(DueItem, NaiveDate, bool)> = cycle.schedule().iter().map(|s| (s.item, s.due_on, s.done)).collect();
+        let due: Vec<(DueItem, NaiveDate, bool)> =
+            cycle.schedule().iter().map(|s| (s.item, s.due_on, s.done)).collect();
         assert_eq!(
             due,
             [

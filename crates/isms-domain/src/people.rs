@@ -109,7 +109,11 @@ impl Person {
     pub fn change(&self, own_id: Uuid, profile: PersonProfile) -> Result<Vec<PersonEvent>, DomainError> {
         self.ensure_active()?;
         if profile.manager_id == Some(own_id) {
-            return Err(DomainError::at(ErrorCode::ValidationFailed, "/manager_id", "a person cannot manage themselves"));
+            return Err(DomainError::at(
+                ErrorCode::ValidationFailed,
+                "/manager_id",
+                "a person cannot manage themselves",
+            ));
         }
         if self.profile.as_ref() == Some(&profile) {
             return Err(DomainError::new(ErrorCode::NothingChanged, "the change is identical to the current profile"));
@@ -192,7 +196,10 @@ pub(crate) mod tests {
     fn a_user_name_held_by_someone_who_has_not_left_is_refused() {
         let PersonEvent::PersonJoined(joining) = joined() else { unreachable!() };
         let holder = Uuid::from_u128(1);
-        assert_eq!(Person::default().join(joining.clone(), Some(holder)).unwrap_err().code, ErrorCode::PersonUserNameTaken);
+        assert_eq!(
+            Person::default().join(joining.clone(), Some(holder)).unwrap_err().code,
+            ErrorCode::PersonUserNameTaken
+        );
         assert_eq!(Person::default().join(joining.clone(), None).unwrap(), vec![PersonEvent::PersonJoined(joining)]);
     }
 

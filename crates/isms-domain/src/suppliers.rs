@@ -171,7 +171,10 @@ impl Supplier {
     pub fn revise(&self, details: SupplierDetails, today: NaiveDate) -> Result<Vec<SupplierEvent>, DomainError> {
         self.ensure_not_terminated()?;
         if self.details.as_ref() == Some(&details) {
-            return Err(DomainError::new(ErrorCode::NothingChanged, "the revision is identical to the current supplier"));
+            return Err(DomainError::new(
+                ErrorCode::NothingChanged,
+                "the revision is identical to the current supplier",
+            ));
         }
         if self.status == SupplierStatus::Approved {
             self.ensure_agreement_for(&details, today)?;
@@ -213,7 +216,12 @@ impl Supplier {
     pub fn review(&self, review: SupplierReviewed, today: NaiveDate) -> Result<Vec<SupplierEvent>, DomainError> {
         self.ensure_not_terminated()?;
         ensure_not_after_today("/reviewed_on", review.reviewed_on, today)?;
-        ensure_not_before("/next_review_due", review.next_review_due, review.reviewed_on.succ_opt(), "the day after the review")?;
+        ensure_not_before(
+            "/next_review_due",
+            review.next_review_due,
+            review.reviewed_on.succ_opt(),
+            "the day after the review",
+        )?;
         Ok(vec![SupplierEvent::SupplierReviewed(review)])
     }
 
@@ -301,7 +309,8 @@ mod tests {
             let refused = proposed.approve(String::new(), today()).unwrap_err();
             assert_eq!(refused.code, ErrorCode::SupplierAgreementRequired);
             // An agreement without security requirements does not count.
-            let bare = with(&proposed, proposed.record_agreement(agreement(&[], None), Uuid::from_u128(1), today()).unwrap());
+            let bare =
+                with(&proposed, proposed.record_agreement(agreement(&[], None), Uuid::from_u128(1), today()).unwrap());
             assert_eq!(bare.approve(String::new(), today()).unwrap_err().code, ErrorCode::SupplierAgreementRequired);
             // Nor does an expired one.
             let expired = agreement(&["ISO 27001 certified"], Some(date(2026, 5, 1)));
@@ -333,7 +342,10 @@ mod tests {
     fn a_terminated_supplier_takes_nothing() {
         let terminated = given(&[
             SupplierEvent::SupplierProposed(details(SupplierRiskRating::Low, false)),
-            SupplierEvent::SupplierTerminated(SupplierTerminated { terminated_on: date(2026, 5, 1), reason: "ended".into() }),
+            SupplierEvent::SupplierTerminated(SupplierTerminated {
+                terminated_on: date(2026, 5, 1),
+                reason: "ended".into(),
+            }),
         ]);
         let review = SupplierReviewed {
             reviewed_on: date(2026, 5, 2),

@@ -109,7 +109,8 @@ impl Aggregate for TrainingCourse {
 
     fn apply(&mut self, event: &TrainingCourseEvent) {
         match event {
-            TrainingCourseEvent::TrainingCourseDefined(details) | TrainingCourseEvent::TrainingCourseRevised(details) => {
+            TrainingCourseEvent::TrainingCourseDefined(details)
+            | TrainingCourseEvent::TrainingCourseRevised(details) => {
                 self.details = Some(details.clone());
             }
             TrainingCourseEvent::TrainingCourseRetired(retired) => {
@@ -234,7 +235,12 @@ mod tests {
     }
 
     fn report(completion_id: &str, completed_on: NaiveDate) -> CompletionReport {
-        CompletionReport { course_id: Uuid::from_u128(100), completed_on, completion_id: completion_id.into(), score: None }
+        CompletionReport {
+            course_id: Uuid::from_u128(100),
+            completed_on,
+            completion_id: completion_id.into(),
+            score: None,
+        }
     }
 
     #[test]

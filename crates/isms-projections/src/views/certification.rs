@@ -30,6 +30,24 @@ pub fn due_item_schema() -> utoipa::openapi::schema::Object {
     string_enum(DueItem::NAMES)
 }
 
+/// The schema of an optional enum field, which is serialized as `null` when absent.
+fn nullable_string_enum(names: &[&str]) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(names.iter().map(|name| serde_json::Value::from(*name)).chain([serde_json::Value::Null])))
+        .build()
+}
+fn optional_stage1_result_schema() -> utoipa::openapi::schema::Object {
+    nullable_string_enum(Stage1Result::NAMES)
+}
+fn optional_stage2_result_schema() -> utoipa::openapi::schema::Object {
+    nullable_string_enum(Stage2Result::NAMES)
+}
+fn optional_surveillance_result_schema() -> utoipa::openapi::schema::Object {
+    nullable_string_enum(SurveillanceResult::NAMES)
+}
+
 /// Something that falls due in a cycle.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DueItemView {
@@ -49,7 +67,7 @@ pub struct GapDiagnosisView {
 pub struct Stage1AuditView {
     pub planned_on: Option<NaiveDate>,
     pub completed_on: Option<NaiveDate>,
-    #[schema(schema_with = stage1_result_schema)]
+    #[schema(schema_with = optional_stage1_result_schema)]
     pub result: Option<Stage1Result>,
     pub findings_summary: Option<String>,
 }
@@ -59,7 +77,7 @@ pub struct Stage1AuditView {
 pub struct Stage2AuditView {
     pub planned_on: Option<NaiveDate>,
     pub completed_on: Option<NaiveDate>,
-    #[schema(schema_with = stage2_result_schema)]
+    #[schema(schema_with = optional_stage2_result_schema)]
     pub result: Option<Stage2Result>,
     pub findings_summary: Option<String>,
 }
@@ -79,7 +97,7 @@ pub struct SurveillanceAuditView {
     pub sequence: u8,
     pub due_on: NaiveDate,
     pub completed_on: Option<NaiveDate>,
-    #[schema(schema_with = surveillance_result_schema)]
+    #[schema(schema_with = optional_surveillance_result_schema)]
     pub result: Option<SurveillanceResult>,
     pub findings_summary: Option<String>,
 }
@@ -242,5 +260,127 @@ impl Registers {
                 d.overdue && matches!(d.item, DueItem::FirstSurveillanceAudit | DueItem::SecondSurveillanceAudit)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use isms_domain::certification::{AuditCompleted, AuditPlanned, CertificateIssued, CertificationCycleEvent as C};
+    use isms_domain::people::{Person, PersonEvent, PersonJoined, PersonProfile};
+    use isms_domain::suppliers::{ReviewOutcome, Supplier, SupplierApproved, SupplierDetails, SupplierEvent};
+    use isms_domain::training::TrainingAssigned;
+    use isms_domain::Aggregate;
+
+    use super::*;
+
+    fn date(year: i32, month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(year, month, day).unwrap()
+    }
+
+    fn entry<A: Aggregate>(id: u128, events: &[A::Event]) -> (Uuid, Entry<A>) {
+        let mut state = A::default();
+        events.iter().for_each(|e| state.apply(e));
+        let id = Uuid::from_u128(id);
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let entry = Entry {
+            state,
+            id: id.to_string(),
+            version: 1,
+            position: 1,
+            created_at: at,
+            created_by: "t".into(),
+            updated_at: at,
+        };
+        (id, entry)
+    }
+
+    fn certified(issued_on: NaiveDate) -> Vec<C> {
+        let opened = isms_domain::certification::CertificationCycleOpened {
+            certification_body: "JMAQA".into(),
+            standard: "ISO/IEC 27001:2022".into(),
+            scope_reference: "S".into(),
+        };
+        let done = |result| AuditCompleted { completed_on: issued_on, result, findings_summary: String::new() };
+        vec![
+            C::CertificationCycleOpened(opened),
+            C::Stage1AuditPlanned(AuditPlanned { planned_on: issued_on }),
+            C::Stage1AuditCompleted(done(Stage1Result::ReadyForStage2)),
+            C::Stage2AuditPlanned(AuditPlanned { planned_on: issued_on }),
+            C::Stage2AuditCompleted(AuditCompleted {
+                completed_on: issued_on,
+                result: Stage2Result::Recommended,
+                findings_summary: String::new(),
+            }),
+            C::CertificateIssued(CertificateIssued { certificate_number: "IS 1".into(), issued_on }),
+        ]
+    }
+
+    /// The helpers the readiness report reads, on one day: 2026-06-01.
+    #[test]
+    fn readiness_helpers_pick_what_is_due_on_the_day() {
+        let today = date(2026, 6, 1);
+        let mut registers = Registers::default();
+        registers.certification_cycles.extend([entry::<CertificationCycle>(1, &certified(date(2025, 3, 1)))]);
+        let dates: Vec<(DueItem, NaiveDate, bool)> =
+            registers.upcoming_certification_dates(today).iter().map(|d| (d.item, d.due_on, d.overdue)).collect();
+        assert_eq!(
+            dates,
+            [
+                (DueItem::FirstSurveillanceAudit, date(2026, 3, 1), true),
+                (DueItem::SecondSurveillanceAudit, date(2027, 3, 1), false),
+                (DueItem::Recertification, date(2028, 3, 1), false),
+            ]
+        );
+        let overdue: Vec<DueItem> = registers.overdue_surveillance(today).iter().map(|d| d.item).collect();
+        assert_eq!(overdue, [DueItem::FirstSurveillanceAudit]);
+
+        let profile = PersonProfile {
+            display_name: "H".into(),
+            email: None,
+            department: "dev".into(),
+            role: "eng".into(),
+            manager_id: None,
+        };
+        let joined = PersonEvent::PersonJoined(PersonJoined { user_name: "h".into(), external_id: None, profile });
+        let assigned = |due_date| {
+            PersonEvent::TrainingAssigned(TrainingAssigned {
+                assignment_id: Uuid::from_u128(9),
+                course_id: Uuid::from_u128(8),
+                due_date,
+            })
+        };
+        registers.people.extend([
+            entry::<Person>(2, &[joined.clone(), assigned(date(2026, 5, 31))]),
+            entry::<Person>(3, &[joined, assigned(date(2026, 6, 1))]),
+        ]);
+        let late: Vec<Uuid> = registers.people_with_overdue_training(today).iter().map(|p| p.id).collect();
+        assert_eq!(late, [Uuid::from_u128(2)]);
+
+        let details = SupplierDetails {
+            name: "S".into(),
+            services: "s".into(),
+            owner: "o".into(),
+            risk_rating: isms_domain::suppliers::SupplierRiskRating::Low,
+            handles_personal_data: false,
+        };
+        let reviewed = |next_review_due| {
+            SupplierEvent::SupplierReviewed(isms_domain::suppliers::SupplierReviewed {
+                reviewed_on: date(2025, 1, 1),
+                outcome: ReviewOutcome::Satisfactory,
+                notes: String::new(),
+                next_review_due,
+            })
+        };
+        let approved = SupplierEvent::SupplierApproved(SupplierApproved { note: String::new() });
+        let proposed = SupplierEvent::SupplierProposed(details);
+        registers.suppliers.extend([
+            entry::<Supplier>(4, &[proposed.clone(), approved.clone(), reviewed(date(2026, 5, 1))]),
+            entry::<Supplier>(5, &[proposed.clone(), approved, reviewed(date(2026, 7, 1))]),
+            // Not approved: nobody relies on it yet, so its review is not overdue.
+            entry::<Supplier>(6, &[proposed, reviewed(date(2026, 5, 1))]),
+        ]);
+        let late: Vec<Uuid> = registers.suppliers_with_overdue_reviews(today).iter().map(|s| s.id).collect();
+        assert_eq!(late, [Uuid::from_u128(4)]);
     }
 }

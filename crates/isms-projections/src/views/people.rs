@@ -109,7 +109,11 @@ impl Registers {
     }
 
     /// The live records of register `R`, as read on `today`, that `keep` accepts.
-    pub(crate) fn records_where<R: Register>(&self, today: NaiveDate, keep: impl Fn(&R::Record) -> bool) -> Vec<R::Record> {
+    pub(crate) fn records_where<R: Register>(
+        &self,
+        today: NaiveDate,
+        keep: impl Fn(&R::Record) -> bool,
+    ) -> Vec<R::Record> {
         R::register(self)
             .values()
             .filter(|entry| R::exists(&entry.state))

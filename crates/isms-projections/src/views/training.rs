@@ -217,7 +217,9 @@ impl Registers {
             let overdue = person
                 .assignments
                 .iter()
-                .filter(|a| self.is_awareness_course(a.assigned.course_id) && assignment_overdue(a, person.status, today))
+                .filter(|a| {
+                    self.is_awareness_course(a.assigned.course_id) && assignment_overdue(a, person.status, today)
+                })
                 .count();
             departments.entry(profile.department.clone()).or_default().add(aware, overdue);
             totals.add(aware, overdue);
