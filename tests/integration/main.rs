@@ -26,6 +26,9 @@ mod documents;
 mod incidents;
 
 // Section: people and training, suppliers, certification cycle.
+mod certification;
+mod people;
+mod suppliers;
 
 // Section: management review and reports.
 mod management_reviews;

@@ -34,6 +34,10 @@ mod follow_up;
 mod incidents;
 
 // Section: people and training, suppliers, certification cycle.
+mod certification;
+mod people;
+mod suppliers;
+mod training;
 
 // Section: management review and reports.
 mod management_reviews;
@@ -110,6 +114,10 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "documents", description = "Documented information and its versions (7.5)"),
 
         // Section: people and training, suppliers, certification cycle.
+        (name = "people", description = "People: joiners, movers and leavers (7.2, 7.3)"),
+        (name = "training", description = "Training courses, assignments and completions (7.2, 7.3)"),
+        (name = "suppliers", description = "Supplier relationships, agreements and reviews (A.5.19-A.5.22)"),
+        (name = "certification", description = "Certification cycle: stage 1 and 2 audits, surveillance, recertification"),
 
         // Section: management review and reports.
         (name = "management-reviews", description = "Management review (9.3): inputs prefilled from the registers, decisions and actions"),
@@ -166,6 +174,10 @@ pub fn app(
                 .configure(incidents::configure)
                 .configure(documents::configure)
                 // Section: people and training, suppliers, certification cycle.
+                .configure(people::configure)
+                .configure(training::configure)
+                .configure(suppliers::configure)
+                .configure(certification::configure)
                 // Section: management review and reports.
                 .configure(reports::configure)
                 .configure(management_reviews::configure)

@@ -119,6 +119,24 @@ error_codes! {
     ApproverIsAuthor => ("approver_is_author", Conflict),
 
     // Section: people and training, suppliers, certification cycle.
+    PersonUserNameTaken => ("person_user_name_taken", Conflict),
+    PersonLeft => ("person_left", Conflict),
+    TrainingCourseRetired => ("training_course_retired", Conflict),
+    TrainingAlreadyAssigned => ("training_already_assigned", Conflict),
+    TrainingCompletionAlreadyRecorded => ("training_completion_already_recorded", Conflict),
+    DateInFuture => ("date_in_future", Invalid),
+    DatesOutOfOrder => ("dates_out_of_order", Invalid),
+    SupplierAgreementRequired => ("supplier_agreement_required", Conflict),
+    SupplierAlreadyApproved => ("supplier_already_approved", Conflict),
+    SupplierTerminated => ("supplier_terminated", Conflict),
+    CertificationCycleClosed => ("certification_cycle_closed", Conflict),
+    CertificationAuditNotPlanned => ("certification_audit_not_planned", Conflict),
+    CertificationStageAlreadyPassed => ("certification_stage_already_passed", Conflict),
+    Stage1NotPassed => ("stage1_not_passed", Conflict),
+    Stage2NotRecommended => ("stage2_not_recommended", Conflict),
+    CertificateAlreadyIssued => ("certificate_already_issued", Conflict),
+    CertificateNotIssued => ("certificate_not_issued", Conflict),
+    SurveillanceAuditsComplete => ("surveillance_audits_complete", Conflict),
 
     // Section: management review and reports.
     ManagementReviewClosed => ("management_review_closed", Conflict),

@@ -31,6 +31,10 @@ pub mod documents;
 pub mod incidents;
 
 // Section: people and training, suppliers, certification cycle.
+pub mod certification;
+pub mod people;
+pub mod suppliers;
+pub mod training;
 
 // Section: management review and reports.
 pub mod management_review;

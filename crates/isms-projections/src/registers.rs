@@ -125,6 +125,10 @@ pub struct Registers {
     pub documents: BTreeMap<Uuid, Entry<isms_domain::documents::Document>>,
 
     // Section: people and training, suppliers, certification cycle.
+    pub people: BTreeMap<Uuid, Entry<isms_domain::people::Person>>,
+    pub training_courses: BTreeMap<Uuid, Entry<isms_domain::training::TrainingCourse>>,
+    pub suppliers: BTreeMap<Uuid, Entry<isms_domain::suppliers::Supplier>>,
+    pub certification_cycles: BTreeMap<Uuid, Entry<isms_domain::certification::CertificationCycle>>,
 
     // Section: management review and reports.
     pub management_reviews: BTreeMap<Uuid, Entry<ManagementReview>>,
@@ -206,6 +210,12 @@ impl Registers {
             isms_domain::documents::Document::STREAM_TYPE => upsert(&mut self.documents, envelope, data)?,
 
             // Section: people and training, suppliers, certification cycle.
+            isms_domain::people::Person::STREAM_TYPE => upsert(&mut self.people, envelope, data)?,
+            isms_domain::training::TrainingCourse::STREAM_TYPE => upsert(&mut self.training_courses, envelope, data)?,
+            isms_domain::suppliers::Supplier::STREAM_TYPE => upsert(&mut self.suppliers, envelope, data)?,
+            isms_domain::certification::CertificationCycle::STREAM_TYPE => {
+                upsert(&mut self.certification_cycles, envelope, data)?
+            }
 
             // Section: management review and reports.
             ManagementReview::STREAM_TYPE => upsert(&mut self.management_reviews, envelope, data)?,
