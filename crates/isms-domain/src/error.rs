@@ -49,7 +49,7 @@ error_codes! {
     NoCorrectiveActions => ("no_corrective_actions", Conflict),
     EffectivenessNotVerified => ("effectiveness_not_verified", Conflict),
     FourEyesViolation => ("four_eyes_violation", Conflict),
-    // Shared by every register.
+    // Shared by every register (DateInFuture is in the objectives section).
     NothingChanged => ("nothing_changed", Conflict),
     ReferencedRecordNotFound => ("referenced_record_not_found", Invalid),
     // Context (4.1).
@@ -124,7 +124,6 @@ error_codes! {
     TrainingCourseRetired => ("training_course_retired", Conflict),
     TrainingAlreadyAssigned => ("training_already_assigned", Conflict),
     TrainingCompletionAlreadyRecorded => ("training_completion_already_recorded", Conflict),
-    DateInFuture => ("date_in_future", Invalid),
     DatesOutOfOrder => ("dates_out_of_order", Invalid),
     SupplierAgreementRequired => ("supplier_agreement_required", Conflict),
     SupplierAlreadyApproved => ("supplier_already_approved", Conflict),
