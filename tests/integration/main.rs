@@ -33,6 +33,7 @@ mod suppliers;
 // Section: management review and reports.
 mod management_reviews;
 mod reports;
+mod traceability;
 
 mod invariants;
 mod openapi;

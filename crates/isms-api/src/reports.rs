@@ -6,17 +6,19 @@ use chrono::{DateTime, Utc};
 use isms_app::{Ledger, Resolved};
 use isms_projections::reports::dashboard::{dashboard, Dashboard};
 use isms_projections::reports::heat_map::{heat_map, HeatMap, HeatMapMatrix};
+use isms_projections::reports::traceability::{traceability_matrix, Link, TraceabilityMatrix};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Authorized, ReadScope};
-use crate::negotiation::{negotiate, JSON, SVG};
+use crate::csv::csv_response;
+use crate::negotiation::{negotiate, CSV, JSON, SVG};
 use crate::problem::{ApiError, ReadProblems};
 use crate::request::{read_registers, TimeTravel};
 use crate::responses::reading_date;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(risk_heat_map).service(get_dashboard);
+    config.service(risk_heat_map).service(get_dashboard).service(traceability);
 }
 
 /// A report body with the read point it reflects.
@@ -92,6 +94,111 @@ pub async fn get_dashboard(
     })
     .await?;
     Ok(HttpResponse::Ok().json(DashboardReport { dashboard, as_of: resolved.as_of, position: resolved.position }))
+}
+
+/// The traceability matrix with the read point it reflects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TraceabilityReport {
+    #[serde(flatten)]
+    pub matrix: TraceabilityMatrix,
+    pub as_of: Option<DateTime<Utc>>,
+    pub position: u64,
+}
+
+const TRACEABILITY_CSV_HEADER: &[&str] = &[
+    "context_issue_4_1",
+    "context_category",
+    "interested_party_4_2",
+    "need_4_2",
+    "risk_or_opportunity_6_1_1",
+    "objective_6_2",
+    "plan_6_2",
+    "operational_control_8_1",
+    "monitoring_item_9_1",
+    "evaluation_9_1",
+    "breaks",
+    "context_issue_id",
+    "interested_party_id",
+    "need_id",
+    "risk_id",
+    "objective_id",
+    "operational_control_id",
+    "monitoring_item_id",
+    "as_of",
+    "position",
+];
+
+/// Traceability matrix
+///
+/// The seed document's table, one row per chain: context issue (4.1), interested party and
+/// need (4.2), risk or opportunity (6.1.1), objective and plan (6.2), operational control
+/// (8.1), monitoring item and evaluation (9.1), following the links the registers hold
+/// (requirement → context issues, risk → requirements and context issues, objective → risks,
+/// operational plan → objectives or risks, metric → objectives or operational plans). A row
+/// whose chain is broken lists the missing links in `breaks`; `broken` lists every broken
+/// chain by register (e.g. objectives nobody measures, risks no objective addresses). JSON by
+/// default; `Accept: text/csv` gives an RFC 4180 CSV in UTF-8 with the columns
+/// `context_issue_4_1, context_category, interested_party_4_2, need_4_2,
+/// risk_or_opportunity_6_1_1, objective_6_2, plan_6_2, operational_control_8_1,
+/// monitoring_item_9_1, evaluation_9_1, breaks`, then the ids of the linked records and the
+/// read point (`as_of`, `position`) on every row.
+#[utoipa::path(
+    tag = "reports", operation_id = "get_traceability_matrix",
+    params(TimeTravel),
+    responses((status = 200, description = "The traceability matrix",
+        content((TraceabilityReport = "application/json"), (String = "text/csv"))), ReadProblems),
+    security(("bearer" = ["isms:read"]))
+)]
+#[get("/reports/traceability")]
+pub async fn traceability(
+    request: HttpRequest,
+    auth: Authorized<ReadScope>,
+    ledger: web::Data<Ledger>,
+    travel: web::Query<TimeTravel>,
+) -> Result<HttpResponse, ApiError> {
+    let point = travel.point(&request, &auth.principal)?;
+    let (matrix, resolved) =
+        read_registers(ledger, auth.principal.tenant.clone(), point, |registers, _| traceability_matrix(registers))
+            .await?;
+    if negotiate(&request, &[JSON, CSV]) != CSV {
+        return Ok(HttpResponse::Ok().json(TraceabilityReport {
+            matrix,
+            as_of: resolved.as_of,
+            position: resolved.position,
+        }));
+    }
+    let as_of = resolved.as_of.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).unwrap_or_default();
+    let position = resolved.position.to_string();
+    let label = |link: &Option<Link>| link.as_ref().map(|l| l.label.clone()).unwrap_or_default();
+    let id = |link: &Option<Link>| link.as_ref().map(|l| l.id.to_string()).unwrap_or_default();
+    let rows = matrix.rows.into_iter().map(|row| {
+        let evaluation = row.evaluation.as_ref().map_or_else(String::new, |e| {
+            format!("{} ({}): {}", if e.met { "met" } else { "not met" }, e.evaluated_on, e.conclusion)
+        });
+        vec![
+            label(&row.context_issue),
+            row.context_category.clone().unwrap_or_default(),
+            label(&row.interested_party),
+            label(&row.need),
+            label(&row.risk),
+            label(&row.objective),
+            row.plan.clone().unwrap_or_default(),
+            label(&row.operational_control),
+            label(&row.monitoring_item),
+            evaluation,
+            row.breaks.join(" "),
+            id(&row.context_issue),
+            id(&row.interested_party),
+            id(&row.need),
+            id(&row.risk),
+            id(&row.objective),
+            id(&row.operational_control),
+            id(&row.monitoring_item),
+            as_of.clone(),
+            position.clone(),
+        ]
+    });
+    Ok(csv_response("traceability-matrix.csv", TRACEABILITY_CSV_HEADER, rows))
 }
 
 fn xml_escape(text: &str) -> String {

@@ -5,3 +5,4 @@
 pub mod dashboard;
 pub mod heat_map;
 pub mod review_inputs;
+pub mod traceability;
