@@ -60,16 +60,41 @@ pub fn summarize<R: Register>(registers: &Registers, today: NaiveDate) -> Regist
     summary
 }
 
+/// The SoA has a line per Annex A control rather than records of its own: its statuses are
+/// those of the lines (`not_decided` until the applicability is decided).
+fn statement_of_applicability(registers: &Registers) -> RegisterSummary {
+    let mut by_status = BTreeMap::new();
+    let records = crate::views::soa::soa_records(registers);
+    for record in &records {
+        *by_status.entry(record.status.as_str().to_owned()).or_insert(0) += 1;
+    }
+    RegisterSummary { register: "soa".to_owned(), total: records.len(), by_status, overdue: 0, overdue_ids: Vec::new() }
+}
+
 pub fn dashboard(registers: &Registers, today: NaiveDate) -> Dashboard {
-    use isms_domain::context::ContextIssue;
-    use isms_domain::management_review::ManagementReview;
-    use isms_domain::nonconformity::Nonconformity;
-    use isms_domain::risk::Risk;
+    use isms_domain::{assets, audits, certification, context, documents, incidents, management_review, metrics};
+    use isms_domain::{nonconformity, objectives, operations, parties, people, risk, suppliers, training};
+    // In the order of the standard: context (4), planning (6), support (7), operation (8),
+    // performance evaluation (9), improvement (10).
     let summaries = vec![
-        summarize::<ContextIssue>(registers, today),
-        summarize::<Risk>(registers, today),
-        summarize::<Nonconformity>(registers, today),
-        summarize::<ManagementReview>(registers, today),
+        summarize::<context::ContextIssue>(registers, today),
+        summarize::<parties::InterestedParty>(registers, today),
+        summarize::<assets::Asset>(registers, today),
+        summarize::<risk::Risk>(registers, today),
+        summarize::<objectives::Objective>(registers, today),
+        summarize::<people::Person>(registers, today),
+        summarize::<training::TrainingCourse>(registers, today),
+        summarize::<documents::Document>(registers, today),
+        summarize::<operations::OperationalPlan>(registers, today),
+        summarize::<suppliers::Supplier>(registers, today),
+        summarize::<incidents::Incident>(registers, today),
+        summarize::<metrics::Metric>(registers, today),
+        summarize::<audits::AuditProgramme>(registers, today),
+        summarize::<audits::Audit>(registers, today),
+        summarize::<management_review::ManagementReview>(registers, today),
+        summarize::<nonconformity::Nonconformity>(registers, today),
+        summarize::<certification::CertificationCycle>(registers, today),
+        statement_of_applicability(registers),
     ];
     let open_major_nonconformities = registers
         .nonconformities
