@@ -16,14 +16,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{AdminScope, Authorized, ReadScope, WriteScope};
 use crate::fields::Fields;
 use crate::parties::reason;
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
+use crate::register::{list_records, run, stream_id, ListParams};
 use crate::request::{command_context, read_registers, CommandBody, CommandGuards, TimeTravel};
 use crate::scope::{define_singleton, read_singleton};
-use crate::HistoryPage;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -254,41 +253,13 @@ pub async fn list_assets(
     }))
 }
 
-/// Read one asset
-#[utoipa::path(
-    tag = "assets", operation_id = "get_asset",
-    params(("id" = Uuid, Path, description = "Asset id"), TimeTravel),
-    responses((status = 200, description = "The asset", body = AssetRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/assets/{id}")]
-pub async fn get_asset(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Asset>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read an asset's history
-#[utoipa::path(
-    tag = "assets", operation_id = "get_asset_history",
-    params(("id" = Uuid, Path, description = "Asset id"), TimeTravel),
-    responses((status = 200, description = "The asset's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/assets/{id}/history")]
-pub async fn asset_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Asset>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Asset,
+    record: AssetRecord,
+    tag: "assets",
+    noun: "Asset id",
+    get: get_asset => ("/assets/{id}", "get_asset", "Read one asset", "The asset"),
+    history: asset_history => ("/assets/{id}/history", "get_asset_history", "Read an asset's history"),
 }
 
 /// Change an asset

@@ -16,13 +16,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, Principal, ReadScope, WriteScope};
+use crate::auth::{Authorized, Principal, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::follow_up::{run_with_follow_up, CausedNonconformity};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{ensure_exist, list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{ensure_exist, list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -326,41 +325,13 @@ pub async fn list_audit_programmes(
     }))
 }
 
-/// Read one audit programme
-#[utoipa::path(
-    tag = "internal-audits", operation_id = "get_audit_programme",
-    params(("id" = Uuid, Path, description = "Audit programme id"), TimeTravel),
-    responses((status = 200, description = "The audit programme", body = AuditProgrammeRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/audit-programmes/{id}")]
-pub async fn get_audit_programme(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<AuditProgramme>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read an audit programme's history
-#[utoipa::path(
-    tag = "internal-audits", operation_id = "get_audit_programme_history",
-    params(("id" = Uuid, Path, description = "Audit programme id"), TimeTravel),
-    responses((status = 200, description = "The programme's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/audit-programmes/{id}/history")]
-pub async fn audit_programme_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<AuditProgramme>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: AuditProgramme,
+    record: AuditProgrammeRecord,
+    tag: "internal-audits",
+    noun: "Audit programme id",
+    get: get_audit_programme => ("/audit-programmes/{id}", "get_audit_programme", "Read one audit programme", "The audit programme"),
+    history: audit_programme_history => ("/audit-programmes/{id}/history", "get_audit_programme_history", "Read an audit programme's history"),
 }
 
 /// Revise an audit programme
@@ -483,44 +454,14 @@ pub async fn list_audits(
     }))
 }
 
-/// Read one audit
-#[utoipa::path(
-    tag = "internal-audits", operation_id = "get_audit",
-    params(("id" = Uuid, Path, description = "Audit id"), TimeTravel),
-    responses((status = 200, description = "The audit", body = AuditRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/audits/{id}")]
-pub async fn get_audit(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Audit>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read an audit's history
-///
-/// Each finding's `AuditFindingRecorded` event id is the `causation_id` of the nonconformity
-/// it raised.
-#[utoipa::path(
-    tag = "internal-audits", operation_id = "get_audit_history",
-    params(("id" = Uuid, Path, description = "Audit id"), TimeTravel),
-    responses((status = 200, description = "The audit's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/audits/{id}/history")]
-pub async fn audit_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Audit>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Audit,
+    record: AuditRecord,
+    tag: "internal-audits",
+    noun: "Audit id",
+    get: get_audit => ("/audits/{id}", "get_audit", "Read one audit", "The audit"),
+    history: audit_history => ("/audits/{id}/history", "get_audit_history", "Read an audit's history",
+        "Each finding's `AuditFindingRecorded` event id is the `causation_id` of the nonconformity it raised."),
 }
 
 /// Start an audit

@@ -18,12 +18,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -249,45 +248,14 @@ pub async fn list_certification_cycles(
     }))
 }
 
-/// Read one certification cycle
-///
-/// With the certificate's expiry (three years after issue), the surveillance due dates (first
-/// and second anniversaries), the recertification due date, what is `upcoming` and what is
-/// `overdue` on the day read.
-#[utoipa::path(
-    tag = "certification", operation_id = "get_certification_cycle",
-    params(("id" = Uuid, Path, description = "Certification cycle id"), TimeTravel),
-    responses((status = 200, description = "The certification cycle", body = CertificationCycleRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/certification-cycles/{id}")]
-pub async fn get_certification_cycle(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<CertificationCycle>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a certification cycle's history
-#[utoipa::path(
-    tag = "certification", operation_id = "get_certification_cycle_history",
-    params(("id" = Uuid, Path, description = "Certification cycle id"), TimeTravel),
-    responses((status = 200, description = "The cycle's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/certification-cycles/{id}/history")]
-pub async fn certification_cycle_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<CertificationCycle>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: CertificationCycle,
+    record: CertificationCycleRecord,
+    tag: "certification",
+    noun: "Certification cycle id",
+    get: get_certification_cycle => ("/certification-cycles/{id}", "get_certification_cycle", "Read one certification cycle", "The certification cycle",
+        "With the certificate's expiry (three years after issue), the surveillance due dates (first and second anniversaries), the recertification due date, what is `upcoming` and what is `overdue` on the day read."),
+    history: certification_cycle_history => ("/certification-cycles/{id}/history", "get_certification_cycle_history", "Read a certification cycle's history"),
 }
 
 /// Record a gap diagnosis

@@ -9,12 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -139,41 +138,15 @@ pub async fn list_context_issues(
     }))
 }
 
-/// Read one context issue
-#[utoipa::path(
-    tag = "context", operation_id = "get_context_issue",
-    params(("id" = Uuid, Path, description = "Context issue id"), TimeTravel),
-    responses((status = 200, description = "The context issue", body = ContextIssueRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/context-issues/{id}")]
-pub async fn get_context_issue(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<ContextIssue>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a context issue's history
-#[utoipa::path(
-    tag = "context", operation_id = "get_context_issue_history",
-    params(("id" = Uuid, Path, description = "Context issue id"), TimeTravel),
-    responses((status = 200, description = "The issue's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/context-issues/{id}/history")]
-pub async fn context_issue_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<ContextIssue>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: ContextIssue,
+    record: ContextIssueRecord,
+    tag: "context",
+    noun: "Context issue id",
+    get: get_context_issue => ("/context-issues/{id}", "get_context_issue", "Read one context issue", "The context issue"),
+    history: context_issue_history => (
+        "/context-issues/{id}/history", "get_context_issue_history", "Read a context issue's history"
+    ),
 }
 
 /// Revise a context issue

@@ -15,12 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -176,41 +175,13 @@ pub async fn list_documents(
     }))
 }
 
-/// Read one document
-#[utoipa::path(
-    tag = "documents", operation_id = "get_document",
-    params(("id" = Uuid, Path, description = "Document id"), TimeTravel),
-    responses((status = 200, description = "The document", body = DocumentRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/documents/{id}")]
-pub async fn get_document(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Document>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a document's history
-#[utoipa::path(
-    tag = "documents", operation_id = "get_document_history",
-    params(("id" = Uuid, Path, description = "Document id"), TimeTravel),
-    responses((status = 200, description = "The document's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/documents/{id}/history")]
-pub async fn document_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Document>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Document,
+    record: DocumentRecord,
+    tag: "documents",
+    noun: "Document id",
+    get: get_document => ("/documents/{id}", "get_document", "Read one document", "The document"),
+    history: document_history => ("/documents/{id}/history", "get_document_history", "Read a document's history"),
 }
 
 /// Draft a document version

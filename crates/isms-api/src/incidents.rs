@@ -17,13 +17,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::follow_up::{raise_caused, run_with_follow_up, CausedNonconformity};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, RequestId, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards, RequestId};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -212,41 +211,13 @@ pub async fn list_incidents(
     }))
 }
 
-/// Read one incident
-#[utoipa::path(
-    tag = "incidents", operation_id = "get_incident",
-    params(("id" = Uuid, Path, description = "Incident id"), TimeTravel),
-    responses((status = 200, description = "The incident", body = IncidentRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/incidents/{id}")]
-pub async fn get_incident(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Incident>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read an incident's history
-#[utoipa::path(
-    tag = "incidents", operation_id = "get_incident_history",
-    params(("id" = Uuid, Path, description = "Incident id"), TimeTravel),
-    responses((status = 200, description = "The incident's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/incidents/{id}/history")]
-pub async fn incident_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Incident>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Incident,
+    record: IncidentRecord,
+    tag: "incidents",
+    noun: "Incident id",
+    get: get_incident => ("/incidents/{id}", "get_incident", "Read one incident", "The incident"),
+    history: incident_history => ("/incidents/{id}/history", "get_incident_history", "Read an incident's history"),
 }
 
 /// Triage an incident

@@ -17,13 +17,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, Principal, ReadScope, WriteScope};
+use crate::auth::{Authorized, Principal, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
+use crate::register::{list_records, run, stream_id, ListParams};
 use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, TimeTravel};
 use crate::responses::reading_date;
-use crate::HistoryPage;
 use isms_projections::Register;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -253,41 +252,13 @@ pub async fn list_management_reviews(
     }))
 }
 
-/// Read one management review
-#[utoipa::path(
-    tag = "management-reviews", operation_id = "get_management_review",
-    params(("id" = Uuid, Path, description = "Management review id"), TimeTravel),
-    responses((status = 200, description = "The management review", body = ManagementReviewRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/management-reviews/{id}")]
-pub async fn get_management_review(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<ManagementReview>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a management review's history
-#[utoipa::path(
-    tag = "management-reviews", operation_id = "get_management_review_history",
-    params(("id" = Uuid, Path, description = "Management review id"), TimeTravel),
-    responses((status = 200, description = "The review's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/management-reviews/{id}/history")]
-pub async fn management_review_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<ManagementReview>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: ManagementReview,
+    record: ManagementReviewRecord,
+    tag: "management-reviews",
+    noun: "Management review id",
+    get: get_management_review => ("/management-reviews/{id}", "get_management_review", "Read one management review", "The management review"),
+    history: management_review_history => ("/management-reviews/{id}/history", "get_management_review_history", "Read a management review's history"),
 }
 
 /// The drafts of every input for a review, from the registers at `point`, over the period from

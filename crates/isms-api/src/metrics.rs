@@ -17,14 +17,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::objectives::distinct;
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{ensure_exist, list_records, read_history, read_one, run, stream_id, ListParams};
+use crate::register::{ensure_exist, list_records, run, stream_id, ListParams};
 use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
 use crate::responses::record_response;
-use crate::HistoryPage;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -234,41 +233,13 @@ pub async fn list_metrics(
     }))
 }
 
-/// Read one metric
-#[utoipa::path(
-    tag = "metrics", operation_id = "get_metric",
-    params(("id" = Uuid, Path, description = "Metric id"), TimeTravel),
-    responses((status = 200, description = "The metric", body = MetricRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/metrics/{id}")]
-pub async fn get_metric(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Metric>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a metric's history
-#[utoipa::path(
-    tag = "metrics", operation_id = "get_metric_history",
-    params(("id" = Uuid, Path, description = "Metric id"), TimeTravel),
-    responses((status = 200, description = "The metric's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/metrics/{id}/history")]
-pub async fn metric_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Metric>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Metric,
+    record: MetricRecord,
+    tag: "metrics",
+    noun: "Metric id",
+    get: get_metric => ("/metrics/{id}", "get_metric", "Read one metric", "The metric"),
+    history: metric_history => ("/metrics/{id}/history", "get_metric_history", "Read a metric's history"),
 }
 
 /// Read a metric's series

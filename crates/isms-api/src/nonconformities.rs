@@ -12,13 +12,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{read_history, read_one, run, stream_id};
+use crate::register::{run, stream_id};
 use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::reading_date;
-use crate::HistoryPage;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -231,41 +230,13 @@ pub async fn list_nonconformities(
     }))
 }
 
-/// Read one nonconformity
-#[utoipa::path(
-    tag = "nonconformities", operation_id = "get_nonconformity",
-    params(("id" = Uuid, Path, description = "Nonconformity id"), TimeTravel),
-    responses((status = 200, description = "The nonconformity", body = NonconformityRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/nonconformities/{id}")]
-pub async fn get_nonconformity(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Nonconformity>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a nonconformity's history
-#[utoipa::path(
-    tag = "nonconformities", operation_id = "get_nonconformity_history",
-    params(("id" = Uuid, Path, description = "Nonconformity id"), TimeTravel),
-    responses((status = 200, description = "The nonconformity's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/nonconformities/{id}/history")]
-pub async fn nonconformity_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Nonconformity>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Nonconformity,
+    record: NonconformityRecord,
+    tag: "nonconformities",
+    noun: "Nonconformity id",
+    get: get_nonconformity => ("/nonconformities/{id}", "get_nonconformity", "Read one nonconformity", "The nonconformity"),
+    history: nonconformity_history => ("/nonconformities/{id}/history", "get_nonconformity_history", "Read a nonconformity's history"),
 }
 
 /// Record the correction

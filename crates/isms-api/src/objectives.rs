@@ -13,12 +13,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{ensure_exist, list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{ensure_exist, list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -226,41 +225,13 @@ pub async fn list_objectives(
     }))
 }
 
-/// Read one objective
-#[utoipa::path(
-    tag = "objectives", operation_id = "get_objective",
-    params(("id" = Uuid, Path, description = "Objective id"), TimeTravel),
-    responses((status = 200, description = "The objective", body = ObjectiveRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/objectives/{id}")]
-pub async fn get_objective(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Objective>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read an objective's history
-#[utoipa::path(
-    tag = "objectives", operation_id = "get_objective_history",
-    params(("id" = Uuid, Path, description = "Objective id"), TimeTravel),
-    responses((status = 200, description = "The objective's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/objectives/{id}/history")]
-pub async fn objective_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Objective>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Objective,
+    record: ObjectiveRecord,
+    tag: "objectives",
+    noun: "Objective id",
+    get: get_objective => ("/objectives/{id}", "get_objective", "Read one objective", "The objective"),
+    history: objective_history => ("/objectives/{id}/history", "get_objective_history", "Read an objective's history"),
 }
 
 /// Revise an objective

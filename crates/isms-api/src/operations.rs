@@ -14,13 +14,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::objectives::distinct;
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{ensure_exist, list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{ensure_exist, list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -186,41 +185,13 @@ pub async fn list_operational_plans(
     }))
 }
 
-/// Read one operational plan
-#[utoipa::path(
-    tag = "operational-plans", operation_id = "get_operational_plan",
-    params(("id" = Uuid, Path, description = "Operational plan id"), TimeTravel),
-    responses((status = 200, description = "The operational plan", body = OperationalPlanRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/operational-plans/{id}")]
-pub async fn get_operational_plan(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<OperationalPlan>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read an operational plan's history
-#[utoipa::path(
-    tag = "operational-plans", operation_id = "get_operational_plan_history",
-    params(("id" = Uuid, Path, description = "Operational plan id"), TimeTravel),
-    responses((status = 200, description = "The plan's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/operational-plans/{id}/history")]
-pub async fn operational_plan_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<OperationalPlan>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: OperationalPlan,
+    record: OperationalPlanRecord,
+    tag: "operational-plans",
+    noun: "Operational plan id",
+    get: get_operational_plan => ("/operational-plans/{id}", "get_operational_plan", "Read one operational plan", "The operational plan"),
+    history: operational_plan_history => ("/operational-plans/{id}/history", "get_operational_plan_history", "Read an operational plan's history"),
 }
 
 /// Revise an operational plan

@@ -11,12 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, Principal, ReadScope, WriteScope};
+use crate::auth::{Authorized, Principal, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{ensure_exist, list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{ensure_exist, list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -231,41 +230,13 @@ pub async fn list_interested_parties(
     }))
 }
 
-/// Read one interested party
-#[utoipa::path(
-    tag = "interested-parties", operation_id = "get_interested_party",
-    params(("id" = Uuid, Path, description = "Interested party id"), TimeTravel),
-    responses((status = 200, description = "The interested party", body = InterestedPartyRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/interested-parties/{id}")]
-pub async fn get_interested_party(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<InterestedParty>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read an interested party's history
-#[utoipa::path(
-    tag = "interested-parties", operation_id = "get_interested_party_history",
-    params(("id" = Uuid, Path, description = "Interested party id"), TimeTravel),
-    responses((status = 200, description = "The party's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/interested-parties/{id}/history")]
-pub async fn interested_party_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<InterestedParty>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: InterestedParty,
+    record: InterestedPartyRecord,
+    tag: "interested-parties",
+    noun: "Interested party id",
+    get: get_interested_party => ("/interested-parties/{id}", "get_interested_party", "Read one interested party", "The interested party"),
+    history: interested_party_history => ("/interested-parties/{id}/history", "get_interested_party_history", "Read an interested party's history"),
 }
 
 /// Revise an interested party

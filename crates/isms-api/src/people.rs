@@ -11,12 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, Principal, ReadScope, WriteScope};
+use crate::auth::{Authorized, Principal, ReadScope, WriteScope};
 use crate::fields::Fields;
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{ensure_exist, list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{ensure_exist, list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -239,44 +238,14 @@ pub async fn list_people(
     }))
 }
 
-/// Read one person
-///
-/// With their training assignments (`overdue` derived) and completions (`expires_on`,
-/// `current` derived) as of the day read.
-#[utoipa::path(
-    tag = "people", operation_id = "get_person",
-    params(("id" = Uuid, Path, description = "Person id"), TimeTravel),
-    responses((status = 200, description = "The person", body = PersonRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/people/{id}")]
-pub async fn get_person(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Person>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a person's history
-#[utoipa::path(
-    tag = "people", operation_id = "get_person_history",
-    params(("id" = Uuid, Path, description = "Person id"), TimeTravel),
-    responses((status = 200, description = "The person's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/people/{id}/history")]
-pub async fn person_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Person>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Person,
+    record: PersonRecord,
+    tag: "people",
+    noun: "Person id",
+    get: get_person => ("/people/{id}", "get_person", "Read one person", "The person",
+        "With their training assignments (`overdue` derived) and completions (`expires_on`, `current` derived) as of the day read."),
+    history: person_history => ("/people/{id}/history", "get_person_history", "Read a person's history"),
 }
 
 /// Record a mover

@@ -139,3 +139,60 @@ pub(crate) fn ensure_exist<R: Register>(
         Err(ApiError::validation(missing))
     }
 }
+
+/// The two reads every record register serves the same way: one record and its history, both
+/// readable as of any point. Expands to two handlers with their OpenAPI operations, so a
+/// register module states only what differs (names, paths, the record type). The calling
+/// module imports `actix_web::get` and `uuid::Uuid`: utoipa recognizes the route attribute by
+/// that name only.
+macro_rules! record_reads {
+    (
+        register: $register:ty,
+        record: $record:ident,
+        tag: $tag:tt,
+        noun: $noun:tt,
+        get: $get:ident => ($get_path:tt, $get_operation:tt, $get_summary:tt, $get_description:tt $(, $get_details:tt)?),
+        history: $history:ident => ($history_path:tt, $history_operation:tt, $history_summary:tt $(, $history_details:tt)?) $(,)?
+    ) => {
+        #[doc = $get_summary]
+        $(#[doc = ""] #[doc = $get_details])?
+        #[utoipa::path(
+            tag = $tag, operation_id = $get_operation,
+            params(("id" = Uuid, Path, description = $noun), $crate::request::TimeTravel),
+            responses((status = 200, description = $get_description, body = $record,
+                headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), $crate::problem::ReadProblems),
+            security(("bearer" = ["isms:read"]))
+        )]
+        #[get($get_path)]
+        pub async fn $get(
+            request: actix_web::HttpRequest,
+            auth: $crate::auth::Authorized<$crate::auth::ReadScope>,
+            ledger: actix_web::web::Data<isms_app::Ledger>,
+            id: actix_web::web::Path<String>,
+            travel: actix_web::web::Query<$crate::request::TimeTravel>,
+        ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
+            $crate::register::read_one::<$register>(&request, &auth.principal, &ledger, &id, &travel)
+        }
+
+        #[doc = $history_summary]
+        $(#[doc = ""] #[doc = $history_details])?
+        #[utoipa::path(
+            tag = $tag, operation_id = $history_operation,
+            params(("id" = Uuid, Path, description = $noun), $crate::request::TimeTravel),
+            responses((status = 200, description = "The record's events, oldest first", body = $crate::HistoryPage),
+                $crate::problem::ReadProblems),
+            security(("bearer" = ["audit:read"]))
+        )]
+        #[get($history_path)]
+        pub async fn $history(
+            request: actix_web::HttpRequest,
+            auth: $crate::auth::Authorized<$crate::auth::AuditScope>,
+            ledger: actix_web::web::Data<isms_app::Ledger>,
+            id: actix_web::web::Path<String>,
+            travel: actix_web::web::Query<$crate::request::TimeTravel>,
+        ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
+            $crate::register::read_history::<$register>(&request, &auth.principal, &ledger, &id, &travel)
+        }
+    };
+}
+pub(crate) use record_reads;

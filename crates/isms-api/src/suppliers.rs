@@ -15,12 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, ReadScope, WriteScope};
+use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
-use crate::request::{command_context, CommandBody, CommandGuards, TimeTravel};
-use crate::HistoryPage;
+use crate::register::{list_records, run, stream_id, ListParams};
+use crate::request::{command_context, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -220,41 +219,13 @@ pub async fn list_suppliers(
     }))
 }
 
-/// Read one supplier
-#[utoipa::path(
-    tag = "suppliers", operation_id = "get_supplier",
-    params(("id" = Uuid, Path, description = "Supplier id"), TimeTravel),
-    responses((status = 200, description = "The supplier", body = SupplierRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/suppliers/{id}")]
-pub async fn get_supplier(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<Supplier>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a supplier's history
-#[utoipa::path(
-    tag = "suppliers", operation_id = "get_supplier_history",
-    params(("id" = Uuid, Path, description = "Supplier id"), TimeTravel),
-    responses((status = 200, description = "The supplier's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/suppliers/{id}/history")]
-pub async fn supplier_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<Supplier>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: Supplier,
+    record: SupplierRecord,
+    tag: "suppliers",
+    noun: "Supplier id",
+    get: get_supplier => ("/suppliers/{id}", "get_supplier", "Read one supplier", "The supplier"),
+    history: supplier_history => ("/suppliers/{id}/history", "get_supplier_history", "Read a supplier's history"),
 }
 
 /// Revise a supplier

@@ -18,14 +18,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuditScope, Authorized, Principal, ReadScope, WriteScope};
+use crate::auth::{Authorized, Principal, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::people::ensure_referenced;
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{list_records, read_history, read_one, run, stream_id, ListParams};
+use crate::register::{list_records, run, stream_id, ListParams};
 use crate::request::{command_context, read_registers, CommandBody, CommandGuards, TimeTravel};
 use crate::responses::reading_date;
-use crate::HistoryPage;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -232,41 +231,13 @@ pub async fn list_training_courses(
     }))
 }
 
-/// Read one training course
-#[utoipa::path(
-    tag = "training", operation_id = "get_training_course",
-    params(("id" = Uuid, Path, description = "Training course id"), TimeTravel),
-    responses((status = 200, description = "The training course", body = TrainingCourseRecord,
-        headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), ReadProblems),
-    security(("bearer" = ["isms:read"]))
-)]
-#[get("/training-courses/{id}")]
-pub async fn get_training_course(
-    request: HttpRequest,
-    auth: Authorized<ReadScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_one::<TrainingCourse>(&request, &auth.principal, &ledger, &id, &travel)
-}
-
-/// Read a training course's history
-#[utoipa::path(
-    tag = "training", operation_id = "get_training_course_history",
-    params(("id" = Uuid, Path, description = "Training course id"), TimeTravel),
-    responses((status = 200, description = "The course's events", body = HistoryPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/training-courses/{id}/history")]
-pub async fn training_course_history(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    id: web::Path<String>,
-    travel: web::Query<TimeTravel>,
-) -> Result<HttpResponse, ApiError> {
-    read_history::<TrainingCourse>(&request, &auth.principal, &ledger, &id, &travel)
+crate::register::record_reads! {
+    register: TrainingCourse,
+    record: TrainingCourseRecord,
+    tag: "training",
+    noun: "Training course id",
+    get: get_training_course => ("/training-courses/{id}", "get_training_course", "Read one training course", "The training course"),
+    history: training_course_history => ("/training-courses/{id}/history", "get_training_course_history", "Read a training course's history"),
 }
 
 /// Revise a training course
