@@ -12,9 +12,11 @@ use anyhow::{bail, Context};
 use chrono::{NaiveDate, Utc};
 use isms_app::{to_new_event, LiveProjections};
 use isms_domain::criteria::{RiskCriteria, VersionedCriteria};
+use isms_domain::metrics::{Frequency, Metric, MetricDefinition, MetricEvent, RecordMeasurement, TargetDirection};
 use isms_domain::nonconformity::{
     NewCorrectiveAction, Nonconformity, NonconformityRaised, NonconformitySource, Severity,
 };
+use isms_domain::objectives::Quantity;
 use isms_domain::risk::{
     AcceptResidualRisk, AssessRisk, PlanTreatment, Risk, RiskIdentified, RiskKind, TreatmentOption,
 };
@@ -59,6 +61,7 @@ struct RebuildResult {
     rebuild_events_per_s: f64,
     risks: usize,
     nonconformities: usize,
+    metrics: usize,
     targets: Vec<Target>,
     host: Host,
 }
@@ -154,6 +157,46 @@ fn nonconformity_lifecycle(n: u64) -> anyhow::Result<Vec<NewEvent>> {
     Ok(events.iter().map(to_new_event).collect::<Result<_, _>>()?)
 }
 
+/// One metric: defined, three measurements (4 events, with the decimal values the other
+/// registers do not carry).
+fn metric_lifecycle(n: u64) -> anyhow::Result<Vec<NewEvent>> {
+    let analyst = Actor { subject: "carol".into(), is_admin: false };
+    let today = Utc::now().date_naive();
+    let mut metric = Metric::default();
+    let mut events = Vec::new();
+    let mut step = |metric: &mut Metric, new: Vec<MetricEvent>| {
+        for event in new {
+            metric.apply(&event);
+            events.push(event);
+        }
+    };
+    let defined = metric.define(MetricDefinition {
+        name: format!("Metric {n}: share of laptops with full-disk encryption"),
+        what_is_measured: "Encrypted laptops divided by laptops in the asset register".into(),
+        method: "MDM export".into(),
+        frequency: Frequency::Monthly,
+        measured_by: "bob".into(),
+        analysed_by: "carol".into(),
+        unit: "%".into(),
+        target_value: Quantity::parse("/", 95.0)?,
+        direction: TargetDirection::AtLeast,
+        objective_ids: Vec::new(),
+        operational_plan_ids: Vec::new(),
+    })?;
+    step(&mut metric, defined);
+    for month in 0..3u32 {
+        let measured_on = today - chrono::Days::new(u64::from(30 * (3 - month)));
+        let value = Quantity::parse("/", 80.0 + f64::from(month) * 4.25 + (n % 7) as f64 * 0.5)?;
+        let recorded = metric.record_measurement(
+            RecordMeasurement { measurement_id: Uuid::now_v7(), value, measured_on, note: String::new() },
+            &analyst,
+            today,
+        )?;
+        step(&mut metric, recorded);
+    }
+    Ok(events.iter().map(to_new_event).collect::<Result<_, _>>()?)
+}
+
 pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new().prefix("isms-bench-rebuild-").tempdir_in(&parent)?;
@@ -176,10 +219,10 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         writers.spawn(async move {
             let mut n = writer;
             while n < lifecycles {
-                let (stream_type, events) = if n % 4 == 3 {
-                    (Nonconformity::STREAM_TYPE, nonconformity_lifecycle(n)?)
-                } else {
-                    (Risk::STREAM_TYPE, risk_lifecycle(n)?)
+                let (stream_type, events) = match n % 4 {
+                    3 => (Nonconformity::STREAM_TYPE, nonconformity_lifecycle(n)?),
+                    2 => (Metric::STREAM_TYPE, metric_lifecycle(n)?),
+                    _ => (Risk::STREAM_TYPE, risk_lifecycle(n)?),
                 };
                 let request = AppendRequest {
                     tenant: tenant.clone(),
@@ -250,13 +293,13 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         bail!("rebuilt {applied} events, expected {events}");
     }
     let registers = projections.tenant(&tenant).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (risks, nonconformities) = {
+    let (risks, nonconformities, metrics) = {
         let registers = registers.read().map_err(|_| anyhow::anyhow!("poisoned"))?;
-        (registers.risks.len(), registers.nonconformities.len())
+        (registers.risks.len(), registers.nonconformities.len(), registers.metrics.len())
     };
     store.shutdown();
     println!(
-        "  rebuild of all projections (cold): {rebuild_s:.3} s ({risks} risks, {nonconformities} nonconformities)"
+        "  rebuild of all projections (cold): {rebuild_s:.3} s ({risks} risks, {nonconformities} nonconformities, {metrics} metrics)"
     );
     let result = RebuildResult {
         bench: "rebuild",
@@ -269,6 +312,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         rebuild_events_per_s: (events as f64 / rebuild_s).round(),
         risks,
         nonconformities,
+        metrics,
         targets: vec![Target::new(format!("rebuild < {TARGET_REBUILD_SECONDS} s"), rebuild_s < TARGET_REBUILD_SECONDS)],
         host: Host::current(),
     };
