@@ -4,4 +4,5 @@
 
 pub mod dashboard;
 pub mod heat_map;
+pub mod readiness;
 pub mod review_inputs;
