@@ -32,6 +32,7 @@ mod suppliers;
 
 // Section: management review and reports.
 mod management_reviews;
+mod readiness;
 mod reports;
 mod traceability;
 

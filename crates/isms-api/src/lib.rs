@@ -42,6 +42,7 @@ mod training;
 // Section: management review and reports.
 mod management_reviews;
 mod negotiation;
+mod readiness;
 mod reports;
 
 use actix_web::body::BoxBody;
@@ -180,6 +181,7 @@ pub fn app(
                 .configure(certification::configure)
                 // Section: management review and reports.
                 .configure(reports::configure)
+                .configure(readiness::configure)
                 .configure(management_reviews::configure)
                 .configure(log::configure),
         )

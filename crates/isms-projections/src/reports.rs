@@ -4,5 +4,6 @@
 
 pub mod dashboard;
 pub mod heat_map;
+pub mod readiness;
 pub mod review_inputs;
 pub mod traceability;
