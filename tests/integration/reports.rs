@@ -59,8 +59,10 @@ async fn the_heat_map_counts_open_risks_inherent_and_residual_and_renders_as_svg
     let document = roxmltree::Document::parse(&text).expect("the heat map is well-formed SVG");
     let root = document.root_element();
     assert_eq!((root.tag_name().name(), root.tag_name().namespace()), ("svg", Some("http://www.w3.org/2000/svg")));
-    let cells = root.descendants().filter(|n| n.has_tag_name("rect")).count();
+    let cells = root.descendants().filter(|n| n.has_tag_name("g")).count();
     assert_eq!(cells, 50, "two 5x5 matrices");
+    let legend = root.descendants().filter(|n| n.has_tag_name("rect")).count() - cells;
+    assert_eq!(legend, 4, "one legend entry per level");
     let counts: Vec<&str> = root.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).collect();
     assert!(counts.contains(&"1"));
 }

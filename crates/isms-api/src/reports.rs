@@ -287,7 +287,7 @@ pub fn heat_map_svg(map: &HeatMap, resolved: &Resolved) -> String {
     use std::fmt::Write;
     let panel = LEFT + map.impact_scale.len() * CELL + 40;
     let width = 2 * panel;
-    let height = TOP + map.likelihood_scale.len() * CELL + 90;
+    let height = TOP + map.likelihood_scale.len() * CELL + 120;
     let mut out = String::new();
     let _ = write!(
         out,
@@ -295,6 +295,19 @@ pub fn heat_map_svg(map: &HeatMap, resolved: &Resolved) -> String {
     );
     matrix_svg(&mut out, map, &map.inherent, &format!("Inherent risk ({} open)", map.inherent.total), 0);
     matrix_svg(&mut out, map, &map.residual, &format!("Residual risk ({} treated)", map.residual.total), panel);
+    // A legend of the levels, left to right from the lowest band.
+    let legend_y = height - 34;
+    for (index, level) in map.levels.iter().enumerate() {
+        let x = 10 + index * 130;
+        let _ = write!(
+            out,
+            r#"<rect x="{x}" y="{legend_y}" width="14" height="14" fill="{}"/><text x="{}" y="{}" font-size="12">{}</text>"#,
+            level_colour(&map.levels, level),
+            x + 20,
+            legend_y + 12,
+            xml_escape(level)
+        );
+    }
     let as_of = resolved.as_of.map_or_else(|| "empty log".to_owned(), |at| at.to_rfc3339());
     let _ = write!(
         out,

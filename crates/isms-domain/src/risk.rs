@@ -471,6 +471,17 @@ mod tests {
     }
 
     #[test]
+    fn a_residual_risk_is_accepted_once() {
+        let mut risk = given(vec![identified(), assessed(4, 4), planned(1, 1)]);
+        let command = || AcceptResidualRisk { justification: None };
+        for event in risk.accept_residual(command(), &actor("alice", false), &criteria()).unwrap() {
+            risk.apply(&event);
+        }
+        let again = risk.accept_residual(command(), &actor("alice", false), &criteria()).unwrap_err();
+        assert_eq!(again.code, ErrorCode::RiskAlreadyAccepted);
+    }
+
+    #[test]
     fn reassessment_invalidates_an_earlier_acceptance() {
         let mut risk = given(vec![identified(), assessed(4, 4), planned(1, 1)]);
         for e in risk
