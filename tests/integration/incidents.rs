@@ -35,7 +35,7 @@ async fn an_incident_moves_forward_only_and_closes_after_lessons_learned() {
     assert_eq!(early.code(), "incident_transition_not_allowed");
     let triage = json!({"severity": "high", "category": "physical", "personal_data_breach": false});
     let triaged = app.post(&bob, &path("triage"), triage.clone()).await.expect(200);
-    assert!(triaged.body["notification_deadline"].is_null());
+    assert!(triaged.body["notification_due_at"].is_null());
     let not_breach = app
         .post(&bob, &path("authority-notification"), json!({"notified_at": rfc3339(Utc::now()), "authority": "PPC"}))
         .await
@@ -75,8 +75,7 @@ async fn a_personal_data_breach_is_due_for_notification_within_72_hours() {
     let breach = json!({"severity": "critical", "category": "data_loss", "personal_data_breach": true});
     let triaged = app.post(&alice, &format!("/api/v1/incidents/{id}/triage"), breach).await.expect(200);
     let detected_at = chrono::DateTime::parse_from_rfc3339(incident["detected_at"].as_str().unwrap()).unwrap();
-    let deadline =
-        chrono::DateTime::parse_from_rfc3339(triaged.body["notification_deadline"].as_str().unwrap()).unwrap();
+    let deadline = chrono::DateTime::parse_from_rfc3339(triaged.body["notification_due_at"].as_str().unwrap()).unwrap();
     assert_eq!(deadline - detected_at, Duration::hours(72));
     assert_eq!(triaged.body["notification_overdue"], true);
     let overdue = app.get(&alice, "/api/v1/incidents?notification_overdue=true&personal_data_breach=true").await;

@@ -14,11 +14,11 @@ async fn a_review_closes_only_with_every_input_recorded_and_keeps_what_was_shown
         .post(
             &alice,
             "/api/v1/management-reviews",
-            json!({"title": "2026 review", "scheduled_for": "2026-12-15", "chair": "ceo"}),
+            json!({"title": "2026 review", "scheduled_on": "2026-12-15", "chair": "ceo"}),
         )
         .await
         .expect(201);
-    assert_eq!(review.body["period_from"], "2025-12-15", "first review: twelve months back by default");
+    assert_eq!(review.body["period_start_on"], "2025-12-15", "first review: twelve months back by default");
     let id = review.body["id"].as_str().unwrap().to_owned();
     let path = |tail: &str| format!("/api/v1/management-reviews/{id}{tail}");
 
@@ -72,11 +72,11 @@ async fn a_review_closes_only_with_every_input_recorded_and_keeps_what_was_shown
         .post(
             &alice,
             "/api/v1/management-reviews",
-            json!({"title": "2027 review", "scheduled_for": "2027-06-15", "chair": "ceo"}),
+            json!({"title": "2027 review", "scheduled_on": "2027-06-15", "chair": "ceo"}),
         )
         .await
         .expect(201);
-    assert_eq!(next.body["period_from"], "2026-12-15", "the next review starts where the last meeting was");
+    assert_eq!(next.body["period_start_on"], "2026-12-15", "the next review starts where the last meeting was");
 }
 
 #[tokio::test]
@@ -84,11 +84,7 @@ async fn review_rules_answer_409_with_their_codes() {
     let app = TestApp::spawn().await;
     let alice = app.alice();
     let review = app
-        .post(
-            &alice,
-            "/api/v1/management-reviews",
-            json!({"title": "r", "scheduled_for": "2026-12-15", "chair": "ceo"}),
-        )
+        .post(&alice, "/api/v1/management-reviews", json!({"title": "r", "scheduled_on": "2026-12-15", "chair": "ceo"}))
         .await
         .expect(201);
     let id = review.body["id"].as_str().unwrap();
@@ -115,9 +111,9 @@ async fn review_rules_answer_409_with_their_codes() {
         .post(
             &alice,
             "/api/v1/management-reviews",
-            json!({"title": "r", "scheduled_for": "2026-12-15", "period_from": "2027-01-01", "chair": "ceo"}),
+            json!({"title": "r", "scheduled_on": "2026-12-15", "period_start_on": "2027-01-01", "chair": "ceo"}),
         )
         .await
         .expect(422);
-    assert_eq!(bad.body["errors"][0]["pointer"], "/period_from");
+    assert_eq!(bad.body["errors"][0]["pointer"], "/period_start_on");
 }

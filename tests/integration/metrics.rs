@@ -50,27 +50,28 @@ async fn evaluations_are_computed_from_the_last_measurement_and_made_by_the_anal
         app.post(&bob, &measurements, json!({"value": value, "measured_on": days_from_today(days)})).await.expect(200);
     }
     let (from, to) = (days_from_today(-45), days_from_today(-10));
-    let period = json!({"period_from": from, "period_to": to, "conclusion": "Behind target"});
+    let period = json!({"period_start_on": from, "period_end_on": to, "conclusion": "Behind target"});
 
     let by_measurer = app.post(&bob, &evaluations, period.clone()).await.expect(409);
     assert_eq!(by_measurer.code(), "metric_evaluation_not_authorized");
     let mut claimed = period.clone();
     claimed["met"] = json!(true);
     assert_eq!(app.post(&carol, &evaluations, claimed).await.expect(422).code(), "invalid_body");
-    let empty = json!({"period_from": days_from_today(-100), "period_to": days_from_today(-90), "conclusion": "x"});
+    let empty =
+        json!({"period_start_on": days_from_today(-100), "period_end_on": days_from_today(-90), "conclusion": "x"});
     assert_eq!(app.post(&carol, &evaluations, empty).await.expect(409).code(), "no_measurement_in_period");
-    let reversed = json!({"period_from": to, "period_to": from, "conclusion": "x"});
+    let reversed = json!({"period_start_on": to, "period_end_on": from, "conclusion": "x"});
     let reversed = app.post(&carol, &evaluations, reversed).await.expect(422);
     assert_eq!(
         (reversed.code(), reversed.body["errors"][0]["pointer"].as_str()),
-        ("evaluation_period_reversed", Some("/period_to"))
+        ("evaluation_period_reversed", Some("/period_end_on"))
     );
 
     let evaluated = app.post(&carol, &evaluations, period).await.expect(200);
     let evaluation = &evaluated.body["evaluations"][0];
     assert_eq!((evaluation["met"].as_bool(), evaluation["measured_value"].as_f64()), (Some(false), Some(80.0)));
     assert_eq!(evaluation["evaluated_by"], "carol");
-    let whole = json!({"period_from": from, "period_to": days_from_today(0), "conclusion": "On target"});
+    let whole = json!({"period_start_on": from, "period_end_on": days_from_today(0), "conclusion": "On target"});
     let by_admin = app.post(&alice, &evaluations, whole).await.expect(200);
     assert_eq!(by_admin.body["evaluations"][1]["met"], true);
     assert_eq!(

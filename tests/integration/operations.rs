@@ -9,7 +9,7 @@ pub fn plan(objective_ids: &[&str], risk_ids: &[&str], start: &str, due: &str) -
     json!({
         "title": "機密情報の取扱い教育の運用",
         "owner": "bob",
-        "start_date": start,
+        "starts_on": start,
         "due_date": due,
         "objective_ids": objective_ids,
         "risk_ids": risk_ids

@@ -39,15 +39,15 @@ async fn a_risky_supplier_is_approved_under_a_security_agreement_and_reviewed_on
     assert_eq!(approved.body["status"], "approved");
     assert_eq!(app.post(&alice, &path("approval"), json!({})).await.expect(409).code(), "supplier_already_approved");
 
-    let late = json!({"reviewed_on": "2025-01-10", "outcome": "issues_found", "next_review_due": "2025-07-10"});
+    let late = json!({"reviewed_on": "2025-01-10", "outcome": "issues_found", "next_review_due_on": "2025-07-10"});
     let reviewed = app.post(&alice, &path("reviews"), late).await.expect(200);
     assert_eq!(
-        (reviewed.body["review_overdue"].as_bool(), reviewed.body["next_review_due"].as_str()),
+        (reviewed.body["review_overdue"].as_bool(), reviewed.body["next_review_due_on"].as_str()),
         (Some(true), Some("2025-07-10"))
     );
     let overdue = app.get(&alice, "/api/v1/suppliers?review_overdue=true&status=approved&risk_rating=high").await;
     assert_eq!(overdue.expect(200).body["items"].as_array().unwrap().len(), 1);
-    let recent = json!({"reviewed_on": "2026-01-10", "outcome": "satisfactory", "next_review_due": "2099-01-10"});
+    let recent = json!({"reviewed_on": "2026-01-10", "outcome": "satisfactory", "next_review_due_on": "2099-01-10"});
     let reviewed = app.post(&alice, &path("reviews"), recent).await.expect(200);
     assert_eq!(reviewed.body["review_overdue"], false);
     // Reading as of the first review shows it overdue again.
@@ -64,7 +64,7 @@ async fn a_risky_supplier_is_approved_under_a_security_agreement_and_reviewed_on
             &alice,
             &path("reviews"),
             json!({"reviewed_on": "2026-11-02", "outcome": "satisfactory",
-                                                          "next_review_due": "2027-11-02"}),
+                                                          "next_review_due_on": "2027-11-02"}),
         )
         .await;
     assert_eq!(after.expect(409).code(), "supplier_terminated");

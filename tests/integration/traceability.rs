@@ -50,7 +50,7 @@ async fn the_seed_row_round_trips_in_json_and_csv_and_broken_chains_are_flagged(
         &alice,
         "/api/v1/operational-plans",
         json!({
-        "title": "機密情報の取扱い教育の運用", "owner": "bob", "start_date": "2026-10-01", "due_date": "2027-03-31",
+        "title": "機密情報の取扱い教育の運用", "owner": "bob", "starts_on": "2026-10-01", "due_date": "2027-03-31",
         "objective_ids": [objective]}),
     )
     .await;
@@ -76,7 +76,7 @@ async fn the_seed_row_round_trips_in_json_and_csv_and_broken_chains_are_flagged(
     app.post(
         &alice,
         &format!("/api/v1/metrics/{metric}/evaluations"),
-        json!({"period_from": "2026-11-01", "period_to": "2026-11-30", "conclusion": "目標達成"}),
+        json!({"period_start_on": "2026-11-01", "period_end_on": "2026-11-30", "conclusion": "目標達成"}),
     )
     .await
     .expect(200);

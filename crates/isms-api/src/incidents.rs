@@ -62,7 +62,7 @@ pub struct ReportIncidentRequest {
 /// For a personal data breach the supervisory authority is due a notification within 72 hours
 /// of detection (GDPR Art. 33); Japan's APPI requires a prompt preliminary report to the PPC
 /// (速報, within about 3 to 5 days) and a final report (確報) within 30 days (60 days for
-/// breaches caused by unauthorised intent). `notification_deadline` is the 72-hour one.
+/// breaches caused by unauthorised intent). `notification_due_at` is the 72-hour one.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"severity": "high", "category": "physical", "personal_data_breach": true}))]
@@ -223,7 +223,7 @@ crate::register::record_reads! {
 /// Triage an incident
 ///
 /// Severity, category and whether personal data was breached (A.5.25). A personal data breach
-/// gets `notification_deadline` = `detected_at` + 72 hours (GDPR Art. 33); Japan's APPI asks
+/// gets `notification_due_at` = `detected_at` + 72 hours (GDPR Art. 33); Japan's APPI asks
 /// for a prompt preliminary report to the PPC and a final report within 30 days.
 #[utoipa::path(
     tag = "incidents", operation_id = "triage_incident",

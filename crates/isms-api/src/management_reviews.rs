@@ -43,13 +43,13 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// Schedule a management review.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"title": "Management review 2026 H2", "scheduled_for": "2026-12-15", "chair": "ceo"}))]
+#[schema(example = json!({"title": "Management review 2026 H2", "scheduled_on": "2026-12-15", "chair": "ceo"}))]
 pub struct ScheduleReviewRequest {
     pub title: String,
-    pub scheduled_for: NaiveDate,
+    pub scheduled_on: NaiveDate,
     /// Start of the period under review. Default: the meeting date of the latest review held
-    /// before, or twelve months before `scheduled_for` for the first review.
-    pub period_from: Option<NaiveDate>,
+    /// before, or twelve months before `scheduled_on` for the first review.
+    pub period_start_on: Option<NaiveDate>,
     /// Top management chairing the review.
     pub chair: String,
 }
@@ -160,8 +160,8 @@ pub struct ManagementReviewPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InputDraftPage {
     pub review_id: Uuid,
-    pub period_from: NaiveDate,
-    pub period_until: NaiveDate,
+    pub period_start_on: NaiveDate,
+    pub period_end_on: NaiveDate,
     pub drafts: Vec<ReviewInputDraft>,
     pub as_of: Option<DateTime<Utc>>,
     pub position: u64,
@@ -199,25 +199,25 @@ pub async fn schedule_management_review(
     let title = fields.line("/title", &request.title);
     let chair = fields.line("/chair", &request.chair);
     let scheduled = fields.finish(|| Some((title?, chair?)))?;
-    let period_from = match request.period_from {
+    let period_start_on = match request.period_start_on {
         Some(from) => from,
         None => {
-            let scheduled_for = request.scheduled_for;
+            let scheduled_on = request.scheduled_on;
             let (previous, _) = read_registers(
                 ledger.clone(),
                 auth.principal.tenant.clone(),
                 ReadPoint::Latest,
-                move |registers, _| previous_meeting(registers, scheduled_for),
+                move |registers, _| previous_meeting(registers, scheduled_on),
             )
             .await?;
             previous
-                .unwrap_or_else(|| request.scheduled_for.checked_sub_months(Months::new(12)).unwrap_or(NaiveDate::MIN))
+                .unwrap_or_else(|| request.scheduled_on.checked_sub_months(Months::new(12)).unwrap_or(NaiveDate::MIN))
         }
     };
     let command = ManagementReviewScheduled {
         title: scheduled.0,
-        scheduled_for: request.scheduled_for,
-        period_from,
+        scheduled_on: request.scheduled_on,
+        period_start_on,
         chair: scheduled.1,
     };
     let id = Uuid::now_v7().to_string();
@@ -262,7 +262,7 @@ crate::register::record_reads! {
 }
 
 /// The drafts of every input for a review, from the registers at `point`, over the period from
-/// the review's `period_from` to the date read for.
+/// the review's `period_start_on` to the date read for.
 async fn drafts_for(
     ledger: web::Data<Ledger>,
     principal: &Principal,
@@ -272,13 +272,13 @@ async fn drafts_for(
     let review_id = record_id(raw_id, ManagementReview::NOUN)?;
     let (page, _) = read_registers(ledger, principal.tenant.clone(), point, move |registers, resolved| {
         let entry = registers.management_reviews.get(&review_id).filter(|e| e.state.exists())?;
-        let period_from = entry.state.schedule.as_ref().map_or(NaiveDate::MIN, |s| s.period_from);
-        let period_until = reading_date(resolved);
+        let period_start_on = entry.state.schedule.as_ref().map_or(NaiveDate::MIN, |s| s.period_start_on);
+        let period_end_on = reading_date(resolved);
         Some(InputDraftPage {
             review_id,
-            period_from,
-            period_until,
-            drafts: review_input_drafts(registers, review_id, Period { from: period_from, until: period_until }),
+            period_start_on,
+            period_end_on,
+            drafts: review_input_drafts(registers, review_id, Period { from: period_start_on, until: period_end_on }),
             as_of: resolved.as_of,
             position: resolved.position,
         })
@@ -290,7 +290,7 @@ async fn drafts_for(
 /// Draft the review's inputs from the registers
 ///
 /// For each input of 9.3.2, a summary generated from the registers for the period since the
-/// review's `period_from`, with the ids of the records it draws on. Nothing is recorded: see
+/// review's `period_start_on`, with the ids of the records it draws on. Nothing is recorded: see
 /// `POST /management-reviews/{id}/inputs/prefill`.
 #[utoipa::path(
     tag = "management-reviews", operation_id = "draft_management_review_inputs",

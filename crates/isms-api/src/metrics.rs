@@ -128,12 +128,12 @@ pub struct MeasurementRequest {
 /// Evaluate a period. Whether the target was met is computed by the server.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"period_from": "2026-11-01", "period_to": "2026-11-30",
+#[schema(example = json!({"period_start_on": "2026-11-01", "period_end_on": "2026-11-30",
                           "conclusion": "Below target; reminders to the two late teams."}))]
 pub struct EvaluationRequest {
-    pub period_from: NaiveDate,
-    /// Not before `period_from`.
-    pub period_to: NaiveDate,
+    pub period_start_on: NaiveDate,
+    /// Not before `period_start_on`.
+    pub period_end_on: NaiveDate,
     pub conclusion: String,
 }
 
@@ -374,8 +374,8 @@ pub async fn evaluate_metric(
     // The id is drawn once, outside the decision, so a retried decision records the same evaluation.
     let command = EvaluateMetric {
         evaluation_id: Uuid::now_v7(),
-        period_from: body.value.period_from,
-        period_to: body.value.period_to,
+        period_start_on: body.value.period_start_on,
+        period_end_on: body.value.period_end_on,
         conclusion,
     };
     let (actor, today) = (context.actor.clone(), Utc::now().date_naive());

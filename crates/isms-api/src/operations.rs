@@ -40,7 +40,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "title": "機密情報の取扱い教育の運用",
     "description": "Enrol every employee, send monthly reminders, report completion to the ISMS committee.",
     "owner": "bob",
-    "start_date": "2027-01-04",
+    "starts_on": "2027-01-04",
     "due_date": "2027-03-31",
     "objective_ids": ["0193a0c4-7b1e-7c3a-9d2e-1f2a3b4c5d6e"],
     "risk_ids": []
@@ -50,8 +50,8 @@ pub struct OperationalPlanRequest {
     #[serde(default)]
     pub description: String,
     pub owner: String,
-    pub start_date: NaiveDate,
-    /// Not before `start_date`.
+    pub starts_on: NaiveDate,
+    /// Not before `starts_on`.
     pub due_date: NaiveDate,
     /// The objectives the plan carries out; each must exist. At least one objective or risk.
     #[serde(default)]
@@ -72,7 +72,7 @@ impl OperationalPlanRequest {
                 title: title?,
                 description: description?,
                 owner: owner?,
-                start_date: self.start_date,
+                starts_on: self.starts_on,
                 due_date: self.due_date,
                 objective_ids: distinct(&self.objective_ids),
                 risk_ids: distinct(&self.risk_ids),

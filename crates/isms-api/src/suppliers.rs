@@ -122,7 +122,7 @@ pub struct ApproveSupplierRequest {
     "reviewed_on": "2026-10-15",
     "outcome": "issues_found",
     "notes": "Two incidents reported late.",
-    "next_review_due": "2027-04-15"
+    "next_review_due_on": "2027-04-15"
 }))]
 pub struct SupplierReviewRequest {
     pub reviewed_on: NaiveDate,
@@ -131,7 +131,7 @@ pub struct SupplierReviewRequest {
     #[serde(default)]
     pub notes: String,
     /// After `reviewed_on`.
-    pub next_review_due: NaiveDate,
+    pub next_review_due_on: NaiveDate,
 }
 
 /// End the relationship.
@@ -324,7 +324,7 @@ pub async fn approve_supplier(
 
 /// Review a supplier (A.5.22)
 ///
-/// The latest review's `next_review_due` drives `review_overdue`.
+/// The latest review's `next_review_due_on` drives `review_overdue`.
 #[utoipa::path(
     tag = "suppliers", operation_id = "review_supplier",
     params(("id" = Uuid, Path, description = "Supplier id"),
@@ -350,7 +350,7 @@ pub async fn review_supplier(
         reviewed_on: request.reviewed_on,
         outcome: request.outcome,
         notes: single_field(free_text("/notes", &request.notes, MAX_TEXT))?,
-        next_review_due: request.next_review_due,
+        next_review_due_on: request.next_review_due_on,
     };
     let today = Utc::now().date_naive();
     run(&ledger, context, &id, Creation::ExistingStream, |supplier: &Supplier| supplier.review(review.clone(), today))

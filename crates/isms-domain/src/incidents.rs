@@ -153,7 +153,7 @@ impl Incident {
     }
 
     /// When the supervisory authority must have been notified, for a personal data breach.
-    pub fn notification_deadline(&self) -> Option<DateTime<Utc>> {
+    pub fn notification_due_at(&self) -> Option<DateTime<Utc>> {
         let detected_at = self.report.as_ref()?.detected_at;
         self.personal_data_breach().then(|| detected_at + Duration::hours(NOTIFICATION_WINDOW_HOURS))
     }
@@ -417,8 +417,8 @@ mod tests {
     #[test]
     fn a_personal_data_breach_has_a_72_hour_deadline_and_is_notified_once() {
         let breach = given(&[reported(), triaged(true)]);
-        assert_eq!(breach.notification_deadline(), Some(at(9) + Duration::hours(72)));
-        assert_eq!(given(&[reported(), triaged(false)]).notification_deadline(), None);
+        assert_eq!(breach.notification_due_at(), Some(at(9) + Duration::hours(72)));
+        assert_eq!(given(&[reported(), triaged(false)]).notification_due_at(), None);
         let early = breach.notify_authority(at(8), "PPC".into(), None, &actor()).unwrap_err();
         assert_eq!(early.code, ErrorCode::NotifiedBeforeDetection);
         let events = breach.notify_authority(at(15), "PPC".into(), Some("R-1".into()), &actor()).unwrap();

@@ -111,10 +111,10 @@ impl ReviewStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagementReviewScheduled {
     pub title: String,
-    pub scheduled_for: NaiveDate,
+    pub scheduled_on: NaiveDate,
     /// The review covers what happened since this date (the previous review's meeting, or the
     /// start of the ISMS for the first one).
-    pub period_from: NaiveDate,
+    pub period_start_on: NaiveDate,
     pub chair: String,
 }
 
@@ -219,10 +219,10 @@ impl ManagementReview {
     }
 
     pub fn schedule(&self, command: ManagementReviewScheduled) -> Result<Vec<ManagementReviewEvent>, DomainError> {
-        if command.period_from > command.scheduled_for {
+        if command.period_start_on > command.scheduled_on {
             return Err(DomainError::at(
                 ErrorCode::ValidationFailed,
-                "/period_from",
+                "/period_start_on",
                 "the reviewed period must start on or before the review date",
             ));
         }
@@ -366,8 +366,8 @@ mod tests {
     fn scheduled() -> ManagementReviewEvent {
         ManagementReviewEvent::ManagementReviewScheduled(ManagementReviewScheduled {
             title: "2026 H2 review".into(),
-            scheduled_for: date(30),
-            period_from: date(1),
+            scheduled_on: date(30),
+            period_start_on: date(1),
             chair: "ceo".into(),
         })
     }
@@ -474,11 +474,11 @@ mod tests {
         let review = ManagementReview::default();
         let command = ManagementReviewScheduled {
             title: "t".into(),
-            scheduled_for: date(1),
-            period_from: date(2),
+            scheduled_on: date(1),
+            period_start_on: date(2),
             chair: "c".into(),
         };
-        assert_eq!(review.schedule(command).unwrap_err().pointer.as_deref(), Some("/period_from"));
+        assert_eq!(review.schedule(command).unwrap_err().pointer.as_deref(), Some("/period_start_on"));
     }
 
     #[test]

@@ -109,8 +109,8 @@ pub struct MeasurementRecorded {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricEvaluated {
     pub evaluation_id: Uuid,
-    pub period_from: NaiveDate,
-    pub period_to: NaiveDate,
+    pub period_start_on: NaiveDate,
+    pub period_end_on: NaiveDate,
     pub conclusion: String,
     /// Decided from `measured_value` against `target_value` in `direction`.
     pub met: bool,
@@ -151,8 +151,8 @@ pub struct RecordMeasurement {
 #[derive(Debug, Clone)]
 pub struct EvaluateMetric {
     pub evaluation_id: Uuid,
-    pub period_from: NaiveDate,
-    pub period_to: NaiveDate,
+    pub period_start_on: NaiveDate,
+    pub period_end_on: NaiveDate,
     pub conclusion: String,
 }
 
@@ -229,11 +229,11 @@ impl Metric {
         today: NaiveDate,
     ) -> Result<Vec<MetricEvent>, DomainError> {
         let definition = self.active_definition()?;
-        if command.period_to < command.period_from {
+        if command.period_end_on < command.period_start_on {
             return Err(DomainError::at(
                 ErrorCode::EvaluationPeriodReversed,
-                "/period_to",
-                format!("the period ends ({}) before it starts ({})", command.period_to, command.period_from),
+                "/period_end_on",
+                format!("the period ends ({}) before it starts ({})", command.period_end_on, command.period_start_on),
             ));
         }
         if actor.subject != definition.analysed_by && !actor.is_admin {
@@ -242,16 +242,16 @@ impl Metric {
                 format!("only the analyser '{}' or an administrator evaluates this metric", definition.analysed_by),
             ));
         }
-        let Some(last) = self.last_measurement_between(command.period_from, command.period_to) else {
+        let Some(last) = self.last_measurement_between(command.period_start_on, command.period_end_on) else {
             return Err(DomainError::new(
                 ErrorCode::NoMeasurementInPeriod,
-                format!("no measurement from {} to {} to evaluate", command.period_from, command.period_to),
+                format!("no measurement from {} to {} to evaluate", command.period_start_on, command.period_end_on),
             ));
         };
         Ok(vec![MetricEvent::MetricEvaluated(MetricEvaluated {
             evaluation_id: command.evaluation_id,
-            period_from: command.period_from,
-            period_to: command.period_to,
+            period_start_on: command.period_start_on,
+            period_end_on: command.period_end_on,
             conclusion: command.conclusion,
             met: definition.direction.met(last.value, definition.target_value),
             measurement_id: last.measurement_id,
@@ -339,8 +339,8 @@ mod tests {
     fn evaluation(from: &str, to: &str) -> EvaluateMetric {
         EvaluateMetric {
             evaluation_id: Uuid::now_v7(),
-            period_from: date(from),
-            period_to: date(to),
+            period_start_on: date(from),
+            period_end_on: date(to),
             conclusion: "on track".into(),
         }
     }
@@ -391,7 +391,10 @@ mod tests {
         let metric =
             given(&[MetricEvent::MetricDefined(definition(TargetDirection::AtMost)), measured(4.0, "2027-03-20")]);
         let error = evaluated(&metric, "2027-03-31", "2027-03-01").unwrap_err();
-        assert_eq!((error.code, error.pointer.as_deref()), (ErrorCode::EvaluationPeriodReversed, Some("/period_to")));
+        assert_eq!(
+            (error.code, error.pointer.as_deref()),
+            (ErrorCode::EvaluationPeriodReversed, Some("/period_end_on"))
+        );
     }
 
     #[test]

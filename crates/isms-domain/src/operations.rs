@@ -42,7 +42,7 @@ pub struct OperationalPlanDetails {
     pub title: String,
     pub description: String,
     pub owner: String,
-    pub start_date: NaiveDate,
+    pub starts_on: NaiveDate,
     pub due_date: NaiveDate,
     /// The objectives (6.2) the plan carries out; the caller checks they exist.
     pub objective_ids: Vec<Uuid>,
@@ -95,11 +95,11 @@ impl OperationalPlan {
 
     /// The rules every version of a plan keeps.
     fn check(details: &OperationalPlanDetails) -> Result<(), DomainError> {
-        if details.due_date < details.start_date {
+        if details.due_date < details.starts_on {
             return Err(DomainError::at(
                 ErrorCode::OperationalPlanDueBeforeStart,
                 "/due_date",
-                format!("the due date {} is before the start date {}", details.due_date, details.start_date),
+                format!("the due date {} is before the start date {}", details.due_date, details.starts_on),
             ));
         }
         // 8.1 plans exist to carry out 6.1 and 6.2; a plan linked to neither has no place here.
@@ -221,7 +221,7 @@ mod tests {
             title: "Quarterly access review".into(),
             description: String::new(),
             owner: "bob".into(),
-            start_date: date(start),
+            starts_on: date(start),
             due_date: date(due),
             objective_ids: vec![Uuid::nil()],
             risk_ids: vec![],

@@ -100,7 +100,7 @@ pub struct SupplierReviewed {
     pub reviewed_on: NaiveDate,
     pub outcome: ReviewOutcome,
     pub notes: String,
-    pub next_review_due: NaiveDate,
+    pub next_review_due_on: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,8 +217,8 @@ impl Supplier {
         self.ensure_not_terminated()?;
         ensure_not_after_today("/reviewed_on", review.reviewed_on, today)?;
         ensure_not_before(
-            "/next_review_due",
-            review.next_review_due,
+            "/next_review_due_on",
+            review.next_review_due_on,
             review.reviewed_on.succ_opt(),
             "the day after the review",
         )?;
@@ -351,7 +351,7 @@ mod tests {
             reviewed_on: date(2026, 5, 2),
             outcome: ReviewOutcome::Satisfactory,
             notes: String::new(),
-            next_review_due: date(2027, 5, 2),
+            next_review_due_on: date(2027, 5, 2),
         };
         let refusals = [
             terminated.revise(details(SupplierRiskRating::High, false), today()),
@@ -371,14 +371,14 @@ mod tests {
         let backwards = agreement(&["x"], Some(date(2026, 1, 10)));
         let error = proposed.record_agreement(backwards, Uuid::from_u128(1), today()).unwrap_err();
         assert_eq!((error.code, error.pointer.as_deref()), (ErrorCode::DatesOutOfOrder, Some("/expires_on")));
-        let review = |reviewed_on, next_review_due| SupplierReviewed {
+        let review = |reviewed_on, next_review_due_on| SupplierReviewed {
             reviewed_on,
             outcome: ReviewOutcome::IssuesFound,
             notes: String::new(),
-            next_review_due,
+            next_review_due_on,
         };
         let error = proposed.review(review(date(2026, 5, 1), date(2026, 5, 1)), today()).unwrap_err();
-        assert_eq!((error.code, error.pointer.as_deref()), (ErrorCode::DatesOutOfOrder, Some("/next_review_due")));
+        assert_eq!((error.code, error.pointer.as_deref()), (ErrorCode::DatesOutOfOrder, Some("/next_review_due_on")));
         let error = proposed.review(review(date(2026, 7, 1), date(2027, 7, 1)), today()).unwrap_err();
         assert_eq!((error.code, error.pointer.as_deref()), (ErrorCode::DateInFuture, Some("/reviewed_on")));
         assert!(proposed.review(review(date(2026, 5, 1), date(2027, 5, 1)), today()).is_ok());

@@ -1221,7 +1221,7 @@ fn overdue_items(reading: &Reading) -> Vec<OverdueItem> {
     }
     for supplier in registers.suppliers_with_overdue_reviews(today) {
         let what = format!("Review of supplier '{}' ({})", supplier.name, supplier.owner);
-        items.push(item(Supplier::COLLECTION, supplier.id, what, supplier.next_review_due));
+        items.push(item(Supplier::COLLECTION, supplier.id, what, supplier.next_review_due_on));
     }
     for person in registers.people_with_overdue_training(today) {
         items.extend(person.training_assignments.iter().filter(|a| a.overdue).map(|assignment| {
@@ -1252,12 +1252,7 @@ fn overdue_items(reading: &Reading) -> Vec<OverdueItem> {
     for incident in registers.records_where::<Incident>(today, |i| i.notification_overdue) {
         let what =
             format!("Notification of the personal data breach '{}' to the supervisory authority", incident.title);
-        items.push(item(
-            Incident::COLLECTION,
-            incident.id,
-            what,
-            incident.notification_deadline.map(|d| d.date_naive()),
-        ));
+        items.push(item(Incident::COLLECTION, incident.id, what, incident.notification_due_at.map(|d| d.date_naive())));
     }
     for audit in registers.records_where::<Audit>(today, |a| a.overdue) {
         let what = format!("Report of internal audit '{}'", audit.title);

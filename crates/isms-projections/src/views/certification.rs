@@ -364,12 +364,12 @@ mod tests {
             risk_rating: isms_domain::suppliers::SupplierRiskRating::Low,
             handles_personal_data: false,
         };
-        let reviewed = |next_review_due| {
+        let reviewed = |next_review_due_on| {
             SupplierEvent::SupplierReviewed(isms_domain::suppliers::SupplierReviewed {
                 reviewed_on: date(2025, 1, 1),
                 outcome: ReviewOutcome::Satisfactory,
                 notes: String::new(),
-                next_review_due,
+                next_review_due_on,
             })
         };
         let approved = SupplierEvent::SupplierApproved(SupplierApproved { note: String::new() });

@@ -72,7 +72,7 @@ pub struct IncidentRecord {
     pub status: IncidentStatus,
     pub triage: Option<TriageView>,
     /// For a personal data breach: `detected_at` + 72 hours (GDPR Art. 33).
-    pub notification_deadline: Option<DateTime<Utc>>,
+    pub notification_due_at: Option<DateTime<Utc>>,
     pub notification: Option<NotificationView>,
     /// A personal data breach not yet notified whose deadline's date (UTC) is before the
     /// date read (today, or the `as_of` date).
@@ -116,7 +116,7 @@ impl Register for Incident {
             detected_at: entry.created_at,
             reported_by: String::new(),
         });
-        let deadline = state.notification_deadline();
+        let deadline = state.notification_due_at();
         IncidentRecord {
             id: entry.uuid(),
             title: report.title,
@@ -130,7 +130,7 @@ impl Register for Incident {
                 personal_data_breach: t.personal_data_breach,
                 triaged_by: t.triaged_by.clone(),
             }),
-            notification_deadline: deadline,
+            notification_due_at: deadline,
             notification: state.notification.as_ref().map(|n| NotificationView {
                 notified_at: n.notified_at,
                 authority: n.authority.clone(),

@@ -59,8 +59,8 @@ pub struct ReviewActionView {
 pub struct ManagementReviewRecord {
     pub id: Uuid,
     pub title: String,
-    pub scheduled_for: NaiveDate,
-    pub period_from: NaiveDate,
+    pub scheduled_on: NaiveDate,
+    pub period_start_on: NaiveDate,
     pub chair: String,
     #[schema(schema_with = review_status_schema)]
     pub status: ReviewStatus,
@@ -100,8 +100,8 @@ impl Register for ManagementReview {
         ManagementReviewRecord {
             id: entry.uuid(),
             title: schedule.map(|s| s.title.clone()).unwrap_or_default(),
-            scheduled_for: schedule.map_or(NaiveDate::MIN, |s| s.scheduled_for),
-            period_from: schedule.map_or(NaiveDate::MIN, |s| s.period_from),
+            scheduled_on: schedule.map_or(NaiveDate::MIN, |s| s.scheduled_on),
+            period_start_on: schedule.map_or(NaiveDate::MIN, |s| s.period_start_on),
             chair: schedule.map(|s| s.chair.clone()).unwrap_or_default(),
             status: state.status,
             inputs: state

@@ -52,8 +52,8 @@ impl From<&MeasurementRecorded> for MeasurementView {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct EvaluationView {
     pub id: Uuid,
-    pub period_from: NaiveDate,
-    pub period_to: NaiveDate,
+    pub period_start_on: NaiveDate,
+    pub period_end_on: NaiveDate,
     pub conclusion: String,
     pub met: bool,
     /// The measurement the evaluation is based on.
@@ -70,8 +70,8 @@ impl From<&MetricEvaluated> for EvaluationView {
     fn from(e: &MetricEvaluated) -> Self {
         Self {
             id: e.evaluation_id,
-            period_from: e.period_from,
-            period_to: e.period_to,
+            period_start_on: e.period_start_on,
+            period_end_on: e.period_end_on,
             conclusion: e.conclusion.clone(),
             met: e.met,
             measurement_id: e.measurement_id,
@@ -258,8 +258,8 @@ mod tests {
     fn evaluated(conclusion: &str) -> MetricEvent {
         MetricEvent::MetricEvaluated(MetricEvaluated {
             evaluation_id: Uuid::now_v7(),
-            period_from: NaiveDate::default(),
-            period_to: NaiveDate::default(),
+            period_start_on: NaiveDate::default(),
+            period_end_on: NaiveDate::default(),
             conclusion: conclusion.into(),
             met: true,
             measurement_id: Uuid::now_v7(),

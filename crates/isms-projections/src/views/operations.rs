@@ -33,7 +33,7 @@ pub struct OperationalPlanRecord {
     pub title: String,
     pub description: String,
     pub owner: String,
-    pub start_date: NaiveDate,
+    pub starts_on: NaiveDate,
     pub due_date: NaiveDate,
     /// The objectives (6.2) the plan carries out.
     pub objective_ids: Vec<Uuid>,
@@ -78,7 +78,7 @@ impl Register for OperationalPlan {
             title: details.title,
             description: details.description,
             owner: details.owner,
-            start_date: details.start_date,
+            starts_on: details.starts_on,
             due_date: details.due_date,
             objective_ids: details.objective_ids,
             risk_ids: details.risk_ids,

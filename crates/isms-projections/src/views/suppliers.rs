@@ -42,7 +42,7 @@ pub struct SupplierReviewView {
     #[schema(schema_with = review_outcome_schema)]
     pub outcome: ReviewOutcome,
     pub notes: String,
-    pub next_review_due: NaiveDate,
+    pub next_review_due_on: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -72,7 +72,7 @@ pub struct SupplierRecord {
     /// Oldest first.
     pub reviews: Vec<SupplierReviewView>,
     /// Set by the latest review.
-    pub next_review_due: Option<NaiveDate>,
+    pub next_review_due_on: Option<NaiveDate>,
     /// Approved and the next review's due date has passed.
     pub review_overdue: bool,
     /// Not terminated, with agreements recorded, all of them expired.
@@ -119,7 +119,7 @@ impl Register for Supplier {
                 expired: a.expires_on.is_some_and(|expires| today >= expires),
             })
             .collect();
-        let next_review_due = state.latest_review().map(|r| r.next_review_due);
+        let next_review_due_on = state.latest_review().map(|r| r.next_review_due_on);
         let live = state.status != SupplierStatus::Terminated;
         SupplierRecord {
             id: entry.uuid(),
@@ -135,7 +135,8 @@ impl Register for Supplier {
                 .termination
                 .as_ref()
                 .map(|t| SupplierTerminationView { terminated_on: t.terminated_on, reason: t.reason.clone() }),
-            review_overdue: state.status == SupplierStatus::Approved && next_review_due.is_some_and(|due| due < today),
+            review_overdue: state.status == SupplierStatus::Approved
+                && next_review_due_on.is_some_and(|due| due < today),
             agreement_expired: live && !agreements.is_empty() && agreements.iter().all(|a| a.expired),
             agreements,
             reviews: state
@@ -145,10 +146,10 @@ impl Register for Supplier {
                     reviewed_on: r.reviewed_on,
                     outcome: r.outcome,
                     notes: r.notes.clone(),
-                    next_review_due: r.next_review_due,
+                    next_review_due_on: r.next_review_due_on,
                 })
                 .collect(),
-            next_review_due,
+            next_review_due_on,
             version: entry.version,
             position: entry.position,
             created_at: entry.created_at,
