@@ -12,6 +12,7 @@ mod canonical;
 pub mod chain;
 mod envelope;
 mod memory;
+pub mod merkle;
 mod sled_storage;
 mod storage;
 mod writer;
