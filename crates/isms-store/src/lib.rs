@@ -10,6 +10,7 @@
 
 mod canonical;
 pub mod chain;
+pub mod checkpoint;
 mod envelope;
 mod memory;
 pub mod merkle;
