@@ -35,6 +35,13 @@ mod management_reviews;
 mod readiness;
 mod reports;
 mod traceability;
+// Section: checkpoints and proofs.
+
+// Section: evidence pack.
+
+// Section: changes between two points.
+
+// Section: bitemporal facts and the audit trail.
 
 mod invariants;
 mod openapi;

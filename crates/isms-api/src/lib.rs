@@ -42,6 +42,14 @@ mod training;
 // Section: management review and reports.
 mod management_reviews;
 mod negotiation;
+// Section: checkpoints and proofs.
+
+// Section: evidence pack.
+
+// Section: changes between two points.
+
+// Section: bitemporal facts and the audit trail.
+
 mod readiness;
 mod reports;
 
@@ -134,6 +142,8 @@ struct ApiDoc;
 pub struct ServerState {
     pub ledger: web::Data<Ledger>,
     pub authenticator: web::Data<Authenticator>,
+    /// Signs checkpoints and evidence packs.
+    pub checkpoint_key: web::Data<ed25519_dalek::SigningKey>,
 }
 
 /// Builds the application and its OpenAPI document from the same list of services.
@@ -183,6 +193,10 @@ pub fn app(
                 .configure(reports::configure)
                 .configure(readiness::configure)
                 .configure(management_reviews::configure)
+                // Section: checkpoints and proofs.
+                // Section: evidence pack.
+                // Section: changes between two points.
+                // Section: bitemporal facts and the audit trail.
                 .configure(log::configure),
         )
         .split_for_parts();
@@ -197,7 +211,7 @@ pub fn app(
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
         .default_service(web::to(not_found));
     if let Some(state) = state {
-        app = app.app_data(state.ledger).app_data(state.authenticator);
+        app = app.app_data(state.ledger).app_data(state.authenticator).app_data(state.checkpoint_key);
     }
     (app.wrap(from_fn(request::request_context)), document)
 }

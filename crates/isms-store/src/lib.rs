@@ -17,6 +17,13 @@ pub mod merkle;
 mod sled_storage;
 mod storage;
 mod writer;
+// Section: checkpoints and proofs.
+
+// Section: evidence pack.
+
+// Section: changes between two points.
+
+// Section: bitemporal facts and the audit trail.
 
 pub use canonical::canonical_json;
 pub use chain::{verify_chain, ChainError, VerifyReport, GENESIS_HASH};

@@ -200,6 +200,7 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     let state = ServerState {
         ledger: web::Data::new(Ledger::new(event_store, projections.clone())),
         authenticator: web::Data::new(authenticator),
+        checkpoint_key: web::Data::new(secret::checkpoint_key(&config.data_dir).map_err(StartError::Other)?),
     };
     spawn_background_verifier(Arc::downgrade(&store), config.verify_interval);
     let listener = TcpListener::bind(&config.bind)
