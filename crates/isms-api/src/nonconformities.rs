@@ -15,9 +15,8 @@ use uuid::Uuid;
 use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{run, stream_id};
-use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
-use crate::responses::reading_date;
+use crate::register::{list_records, run, stream_id, ListParams};
+use crate::request::{command_context, record_id, CommandBody, CommandGuards};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -206,22 +205,22 @@ pub async fn list_nonconformities(
     ledger: web::Data<Ledger>,
     query: web::Query<NonconformityListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let travel = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position };
-    let window = ListWindow::parse(&request, &auth.principal, query.limit, query.cursor.as_deref(), travel)?;
     let query = query.into_inner();
-    let tenant = auth.principal.tenant.clone();
-    let ((items, next_cursor), resolved) = read_registers(ledger, tenant, window.point, move |registers, resolved| {
-        let today = reading_date(resolved);
-        window.page(&registers.nonconformities, |entry| {
-            let raised = entry.state.raised.as_ref()?;
-            let matches = query.status.is_none_or(|s| s == entry.state.status)
-                && query.severity.is_none_or(|s| s == raised.severity)
-                && query.source.is_none_or(|s| s == raised.source);
-            let record = matches.then(|| NonconformityRecord::from_entry(entry, today))?;
-            query.overdue.is_none_or(|overdue| overdue == record.overdue).then_some(record)
-        })
+    let params = ListParams {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+        as_of: query.as_of,
+        as_of_position: query.as_of_position,
+    };
+    let page = list_records::<Nonconformity>(&request, &auth.principal, ledger, &params, move |nc, record| {
+        let Some(raised) = nc.raised.as_ref() else { return false };
+        query.status.is_none_or(|s| s == nc.status)
+            && query.severity.is_none_or(|s| s == raised.severity)
+            && query.source.is_none_or(|s| s == raised.source)
+            && query.overdue.is_none_or(|overdue| overdue == record.overdue)
     })
     .await?;
+    let (items, next_cursor, resolved) = (page.items, page.next_cursor, page.resolved);
     Ok(HttpResponse::Ok().json(NonconformityPage {
         items,
         next_cursor,

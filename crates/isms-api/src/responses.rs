@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::HttpResponse;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use isms_app::Resolved;
 use serde::Serialize;
 
@@ -49,9 +49,5 @@ pub fn record_response<V: Serialize>(record: &V, version: u64, resolved: &Resolv
 
 /// The date derived facts (such as `overdue`) are computed for.
 pub fn reading_date(resolved: &Resolved) -> NaiveDate {
-    if resolved.latest {
-        Utc::now().date_naive()
-    } else {
-        resolved.as_of.unwrap_or(DateTime::<Utc>::UNIX_EPOCH).date_naive()
-    }
+    resolved.reading_date()
 }

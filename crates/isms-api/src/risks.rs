@@ -20,8 +20,8 @@ use uuid::Uuid;
 use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{ensure_exist, run};
-use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
+use crate::register::{ensure_exist, list_records, run, ListParams};
+use crate::request::{command_context, record_id, CommandBody, CommandGuards, TimeTravel};
 use crate::responses::{command_response, reading_date, record_response};
 use crate::HistoryPage;
 use isms_domain::context::ContextIssue;
@@ -234,26 +234,23 @@ pub async fn list_risks(
     ledger: web::Data<Ledger>,
     query: web::Query<RiskListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let travel = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position };
-    let window = ListWindow::parse(&request, &auth.principal, query.limit, query.cursor.as_deref(), travel)?;
     let query = query.into_inner();
-    let tenant = auth.principal.tenant.clone();
-    let ((items, next_cursor), resolved) = read_registers(ledger, tenant, window.point, move |registers, resolved| {
-        let today = reading_date(resolved);
-        window.page(&registers.risks, |entry| {
-            let identification = entry.state.identification.as_ref()?;
-            let matches = query.status.is_none_or(|s| s == entry.state.status)
-                && query.kind.is_none_or(|k| k == identification.kind)
-                && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
-                && query.category.as_ref().is_none_or(|c| *c == identification.category)
-                && query
-                    .level
-                    .as_ref()
-                    .is_none_or(|l| entry.state.assessment.as_ref().is_some_and(|a| a.rating.level == *l));
-            matches.then(|| RiskRecord::from_entry(entry, today))
-        })
+    let params = ListParams {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+        as_of: query.as_of,
+        as_of_position: query.as_of_position,
+    };
+    let page = list_records::<Risk>(&request, &auth.principal, ledger, &params, move |risk, _| {
+        let Some(identification) = risk.identification.as_ref() else { return false };
+        query.status.is_none_or(|s| s == risk.status)
+            && query.kind.is_none_or(|k| k == identification.kind)
+            && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
+            && query.category.as_ref().is_none_or(|c| *c == identification.category)
+            && query.level.as_ref().is_none_or(|l| risk.assessment.as_ref().is_some_and(|a| a.rating.level == *l))
     })
     .await?;
+    let (items, next_cursor, resolved) = (page.items, page.next_cursor, page.resolved);
     Ok(HttpResponse::Ok().json(RiskPage { items, next_cursor, as_of: resolved.as_of, position: resolved.position }))
 }
 

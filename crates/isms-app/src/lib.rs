@@ -12,7 +12,7 @@ mod reads;
 
 pub use commands::{to_new_event, CommandContext, CommandOutcome, CommandResult, Creation, IdempotencyInput};
 pub use live::LiveProjections;
-pub use reads::{AuditFilter, ReadPoint, Resolved};
+pub use reads::{AuditFilter, ReadPoint, RegisterPage, Resolved};
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::{Entry, Registers};
 
 /// A register of records, one stream per record, keyed by a UUIDv7 id.
-pub trait Register: Aggregate + Send + Sync + 'static {
+pub trait Register: Aggregate + Clone + Send + Sync + 'static {
     /// Singular noun for messages ("context issue").
     const NOUN: &'static str;
     /// The collection's path segment under `/api/v1` ("context-issues"), for `Location`.

@@ -48,6 +48,8 @@ pub struct Entry<A> {
     pub id: String,
     pub version: u64,
     pub position: Position,
+    /// The position of the record's first event: the record exists as of any later position.
+    pub first_position: Position,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
@@ -60,6 +62,7 @@ impl<A: Aggregate> Entry<A> {
             id: envelope.stream_id.clone(),
             version: 0,
             position: 0,
+            first_position: envelope.position,
             created_at: envelope.recorded_at,
             created_by: envelope.actor.clone(),
             updated_at: envelope.recorded_at,

@@ -288,6 +288,7 @@ mod tests {
             id: id.to_string(),
             version: 1,
             position: 1,
+            first_position: 1,
             created_at: at,
             created_by: "t".into(),
             updated_at: at,

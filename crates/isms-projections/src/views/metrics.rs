@@ -248,6 +248,7 @@ mod tests {
             id: id.to_string(),
             version: events.len() as u64,
             position: 1,
+            first_position: 1,
             created_at,
             created_by: "alice".into(),
             updated_at: created_at,
