@@ -49,11 +49,15 @@ pub struct Ledger {
     projections: Arc<LiveProjections>,
     /// Idempotency keys whose first request is still running: (tenant, actor, key).
     in_flight: Mutex<HashSet<(TenantId, String, String)>>,
+    /// The last registers replayed for a read as of an earlier point. Auditors read several
+    /// reports as of the same date, or walk forward through dates: the same point is then
+    /// served at once and a later one continues from here instead of from position 1.
+    last_replay: Mutex<Option<(TenantId, Arc<isms_projections::Registers>)>>,
 }
 
 impl Ledger {
     pub fn new(store: Arc<dyn EventStore>, projections: Arc<LiveProjections>) -> Self {
-        Self { store, projections, in_flight: Mutex::new(HashSet::new()) }
+        Self { store, projections, in_flight: Mutex::new(HashSet::new()), last_replay: Mutex::new(None) }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {

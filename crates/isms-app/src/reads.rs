@@ -6,7 +6,9 @@ use isms_projections::{Entry, Register, Registers};
 use isms_store::{ChainHead, Envelope, Position, StreamRef, TenantId, VerifiedMark};
 use uuid::Uuid;
 
-use crate::live::replay;
+use std::sync::Arc;
+
+use crate::live::{replay, replay_onto};
 use crate::{AppError, Ledger};
 
 /// Which state of the log a read is for.
@@ -120,7 +122,7 @@ impl Ledger {
             return Ok((read(&registers, &resolved), resolved));
         }
         let resolved = self.resolve(tenant, point)?;
-        let registers = replay(self.store.as_ref(), tenant, resolved.position)?;
+        let registers = self.replayed(tenant, resolved.position)?;
         Ok((read(&registers, &resolved), resolved))
     }
 
@@ -209,6 +211,22 @@ impl Ledger {
                 });
             }
         }
+    }
+
+    /// The registers as of `position`: the last replay when it is at that position, that replay
+    /// continued when it is earlier, a replay from position 1 otherwise.
+    fn replayed(&self, tenant: &TenantId, position: Position) -> Result<Arc<Registers>, AppError> {
+        let last = self.last_replay.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let registers = match last {
+            Some((cached, registers)) if cached == *tenant && registers.position == position => return Ok(registers),
+            Some((cached, registers)) if cached == *tenant && registers.position < position => {
+                replay_onto(self.store.as_ref(), tenant, (*registers).clone(), position)?
+            }
+            _ => replay(self.store.as_ref(), tenant, position)?,
+        };
+        let registers = Arc::new(registers);
+        *self.last_replay.lock().unwrap_or_else(|p| p.into_inner()) = Some((tenant.clone(), registers.clone()));
+        Ok(registers)
     }
 
     /// One record as of `point`, folded from its own stream (cheap at any point in time).

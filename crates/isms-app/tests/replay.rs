@@ -290,7 +290,8 @@ fn pages_equal_replays<R: Register>(
 ) where
     R::Record: PartialEq + std::fmt::Debug,
 {
-    for position in 0..=head {
+    // Forward, then backward: replays continue from the last one or start over.
+    for position in (0..=head).chain((0..=head).rev()) {
         let point = ReadPoint::Position(position);
         let (expected, _) = ledger
             .with_registers(tenant, point, |registers, resolved| {
