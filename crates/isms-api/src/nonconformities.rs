@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::auth::{Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{run, stream_id};
+use crate::register::{run, stream_id, EffectiveWindow};
 use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::reading_date;
 
@@ -139,6 +139,11 @@ pub struct NonconformityListQuery {
     pub overdue: Option<bool>,
     pub as_of: Option<DateTime<Utc>>,
     pub as_of_position: Option<u64>,
+    /// Only records that took effect at or after this instant (RFC 3339): for a
+    /// nonconformity, its detection time (`detected_at`).
+    pub effective_from: Option<DateTime<Utc>>,
+    /// Only records that took effect at or before this instant (RFC 3339).
+    pub effective_to: Option<DateTime<Utc>>,
 }
 
 /// A page of the nonconformity register.
@@ -208,6 +213,7 @@ pub async fn list_nonconformities(
 ) -> Result<HttpResponse, ApiError> {
     let travel = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position };
     let window = ListWindow::parse(&request, &auth.principal, query.limit, query.cursor.as_deref(), travel)?;
+    let effective = EffectiveWindow { from: query.effective_from, to: query.effective_to };
     let query = query.into_inner();
     let tenant = auth.principal.tenant.clone();
     let ((items, next_cursor), resolved) = read_registers(ledger, tenant, window.point, move |registers, resolved| {
@@ -215,6 +221,7 @@ pub async fn list_nonconformities(
         window.page(&registers.nonconformities, |entry| {
             let raised = entry.state.raised.as_ref()?;
             let matches = query.status.is_none_or(|s| s == entry.state.status)
+                && effective.admits(entry)
                 && query.severity.is_none_or(|s| s == raised.severity)
                 && query.source.is_none_or(|s| s == raised.source);
             let record = matches.then(|| NonconformityRecord::from_entry(entry, today))?;

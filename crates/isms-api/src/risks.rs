@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::auth::{AdminScope, AuditScope, Authorized, ReadScope, WriteScope};
 use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
-use crate::register::{ensure_exist, run};
+use crate::register::{ensure_exist, run, EffectiveWindow};
 use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, ListWindow, TimeTravel};
 use crate::responses::{command_response, reading_date, record_response};
 use crate::HistoryPage;
@@ -168,6 +168,11 @@ pub struct RiskListQuery {
     pub level: Option<String>,
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
     pub as_of_position: Option<u64>,
+    /// Only records that took effect at or after this instant (RFC 3339): for a risk, when it
+    /// was identified (risks state no business time of their own).
+    pub effective_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only records that took effect at or before this instant (RFC 3339).
+    pub effective_to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A page of the risk register.
@@ -236,6 +241,7 @@ pub async fn list_risks(
 ) -> Result<HttpResponse, ApiError> {
     let travel = TimeTravel { as_of: query.as_of, as_of_position: query.as_of_position };
     let window = ListWindow::parse(&request, &auth.principal, query.limit, query.cursor.as_deref(), travel)?;
+    let effective = EffectiveWindow { from: query.effective_from, to: query.effective_to };
     let query = query.into_inner();
     let tenant = auth.principal.tenant.clone();
     let ((items, next_cursor), resolved) = read_registers(ledger, tenant, window.point, move |registers, resolved| {
@@ -243,6 +249,7 @@ pub async fn list_risks(
         window.page(&registers.risks, |entry| {
             let identification = entry.state.identification.as_ref()?;
             let matches = query.status.is_none_or(|s| s == entry.state.status)
+                && effective.admits(entry)
                 && query.kind.is_none_or(|k| k == identification.kind)
                 && query.owner.as_ref().is_none_or(|o| *o == identification.owner)
                 && query.category.as_ref().is_none_or(|c| *c == identification.category)

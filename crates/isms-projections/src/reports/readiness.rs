@@ -1326,6 +1326,7 @@ mod tests {
             created_at: at,
             created_by: "alice".into(),
             updated_at: at,
+            effective_at: None,
         }
     }
 

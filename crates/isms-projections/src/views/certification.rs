@@ -291,6 +291,7 @@ mod tests {
             created_at: at,
             created_by: "t".into(),
             updated_at: at,
+            effective_at: None,
         };
         (id, entry)
     }
