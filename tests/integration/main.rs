@@ -42,6 +42,7 @@ mod traceability;
 // Section: changes between two points.
 
 // Section: bitemporal facts and the audit trail.
+mod audit_trail;
 
 mod invariants;
 mod openapi;

@@ -387,7 +387,7 @@ pub async fn define_classification_scheme(
 /// (scope `audit:read`) to read it as it stood then.
 #[utoipa::path(
     tag = "reports", operation_id = "get_personal_information_register",
-    params(TimeTravel),
+    params(TimeTravel, crate::privacy::PurposeHeader),
     responses((status = 200, description = "The personal-information register",
         body = PersonalInformationReport), ReadProblems),
     security(("bearer" = ["isms:read"]))
@@ -400,9 +400,11 @@ pub async fn personal_information_register(
     travel: web::Query<TimeTravel>,
 ) -> Result<HttpResponse, ApiError> {
     let point = travel.point(&request, &auth.principal)?;
-    let (items, resolved) = read_registers(ledger, auth.principal.tenant.clone(), point, |registers, _| {
+    let (items, resolved) = read_registers(ledger.clone(), auth.principal.tenant.clone(), point, |registers, _| {
         registers.personal_information_register()
     })
     .await?;
+    let subject = isms_domain::privacy::SUBJECT_PERSONAL_INFORMATION_REPORT;
+    crate::privacy::record_read(&request, &auth.principal, &ledger, subject).await?;
     Ok(HttpResponse::Ok().json(PersonalInformationReport { items, as_of: resolved.as_of, position: resolved.position }))
 }

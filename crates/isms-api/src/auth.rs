@@ -174,26 +174,54 @@ pub fn mint_hs256(secret: &[u8], claims: &Claims) -> Result<String, String> {
 /// A scope a route requires.
 pub trait RequiredScope {
     const SCOPE: &'static str;
+    /// Other scopes that grant the same access.
+    const ALSO_GRANTED_BY: &'static [&'static str] = &[];
 }
 
 macro_rules! scopes {
-    ($($name:ident => $scope:literal),* $(,)?) => {
+    ($($name:ident => $scope:literal $(or $also:literal)*),* $(,)?) => {
         $(
-            #[doc = concat!("The `", $scope, "` scope.")]
+            #[doc = concat!("The `", $scope, "` scope", $(" (or `", $also, "`)",)* ".")]
             #[derive(Debug)]
             pub struct $name;
             impl RequiredScope for $name {
                 const SCOPE: &'static str = $scope;
+                const ALSO_GRANTED_BY: &'static [&'static str] = &[$($also),*];
             }
         )*
     };
 }
 
 scopes! {
-    ReadScope => "isms:read",
+    // An auditor's token (`audit:read` alone) reads everything a reader can, and changes nothing.
+    ReadScope => "isms:read" or "audit:read",
     WriteScope => "isms:write",
     AuditScope => "audit:read",
     AdminScope => "admin",
+}
+
+/// States in the OpenAPI document what [`ReadScope`] accepts: every operation whose security
+/// requirement is `isms:read` also lists `audit:read`, as an alternative requirement (OpenAPI
+/// security requirements in one list are alternatives; Swagger UI shows both under the lock).
+/// Done once over the whole document so that no read operation can be documented otherwise.
+pub fn document_read_scope_alternatives(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    let read = SecurityRequirement::new("bearer", [ReadScope::SCOPE]);
+    let alternatives: Vec<SecurityRequirement> =
+        ReadScope::ALSO_GRANTED_BY.iter().map(|scope| SecurityRequirement::new("bearer", [*scope])).collect();
+    for item in document.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let Some(security) = operation.security.as_mut() else { continue };
+            if security.contains(&read) {
+                for alternative in &alternatives {
+                    if !security.contains(alternative) {
+                        security.push(alternative.clone());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// An authenticated caller holding scope `S`. Failing extraction answers 401 or 403 and logs a
@@ -227,14 +255,26 @@ pub fn authenticate(request: &HttpRequest) -> Result<Principal, ApiError> {
 
 /// Checks a scope the route needs beyond its extractor's (e.g. `audit:read` for time travel).
 pub fn require_scope(request: &HttpRequest, principal: &Principal, scope: &str) -> Result<(), ApiError> {
-    if principal.has_scope(scope) {
+    require_any_scope(request, principal, scope, &[])
+}
+
+/// Checks that the caller holds `scope` or one of the scopes that grant the same access.
+fn require_any_scope(
+    request: &HttpRequest,
+    principal: &Principal,
+    scope: &str,
+    also_granted_by: &[&str],
+) -> Result<(), ApiError> {
+    if principal.has_scope(scope) || also_granted_by.iter().any(|other| principal.has_scope(other)) {
         return Ok(());
     }
     tracing::warn!(
         target: "security", event = "authorization_failed", method = %request.method(), route = %request.path(),
         subject = %principal.subject, tenant = %principal.tenant, required_scope = scope
     );
-    Err(ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", format!("this request needs the '{scope}' scope")))
+    let needed = std::iter::once(scope).chain(also_granted_by.iter().copied()).map(|s| format!("'{s}'"));
+    let needed = needed.collect::<Vec<_>>().join(" or ");
+    Err(ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", format!("this request needs the {needed} scope")))
 }
 
 impl<S: RequiredScope> FromRequest for Authorized<S> {
@@ -243,7 +283,7 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
 
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         ready(authenticate(request).and_then(|principal| {
-            require_scope(request, &principal, S::SCOPE)?;
+            require_any_scope(request, &principal, S::SCOPE, S::ALSO_GRANTED_BY)?;
             Ok(Self { principal, scope: PhantomData })
         }))
     }

@@ -49,6 +49,7 @@ mod negotiation;
 // Section: changes between two points.
 
 // Section: bitemporal facts and the audit trail.
+mod privacy;
 
 mod readiness;
 mod reports;
@@ -200,6 +201,7 @@ pub fn app(
                 .configure(log::configure),
         )
         .split_for_parts();
+    auth::document_read_scope_alternatives(&mut document);
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let mut app = app
         .app_data(web::PayloadConfig::new(request::MAX_BODY_BYTES))

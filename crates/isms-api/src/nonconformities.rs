@@ -138,6 +138,11 @@ pub struct NonconformityListQuery {
     pub overdue: Option<bool>,
     pub as_of: Option<DateTime<Utc>>,
     pub as_of_position: Option<u64>,
+    /// Only records that took effect at or after this instant (RFC 3339): for a
+    /// nonconformity, its detection time (`detected_at`).
+    pub effective_from: Option<DateTime<Utc>>,
+    /// Only records that took effect at or before this instant (RFC 3339).
+    pub effective_to: Option<DateTime<Utc>>,
 }
 
 /// A page of the nonconformity register.
@@ -211,6 +216,8 @@ pub async fn list_nonconformities(
         cursor: query.cursor.clone(),
         as_of: query.as_of,
         as_of_position: query.as_of_position,
+        effective_from: query.effective_from,
+        effective_to: query.effective_to,
     };
     let page = list_records::<Nonconformity>(&request, &auth.principal, ledger, &params, move |nc, record| {
         let Some(raised) = nc.raised.as_ref() else { return false };

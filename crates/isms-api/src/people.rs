@@ -208,7 +208,7 @@ pub async fn join_person(
 /// List the people register
 #[utoipa::path(
     tag = "people", operation_id = "list_people",
-    params(ListParams, PersonFilter),
+    params(ListParams, PersonFilter, crate::privacy::PurposeHeader),
     responses((status = 200, description = "A page of people", body = PersonPage), ReadProblems),
     security(("bearer" = ["isms:read"]))
 )]
@@ -222,7 +222,7 @@ pub async fn list_people(
 ) -> Result<HttpResponse, ApiError> {
     let filter = filter.into_inner();
     let user_name = filter.user_name.as_deref().map(str::to_lowercase);
-    let page = list_records::<Person>(&request, &auth.principal, ledger, &params, move |_, record| {
+    let page = list_records::<Person>(&request, &auth.principal, ledger.clone(), &params, move |_, record| {
         filter.department.as_ref().is_none_or(|d| *d == record.department)
             && filter.status.is_none_or(|s| s == record.status)
             && user_name.as_ref().is_none_or(|u| *u == record.user_name.to_lowercase())
@@ -230,6 +230,8 @@ pub async fn list_people(
             && filter.overdue_training.is_none_or(|o| o == record.overdue_training)
     })
     .await?;
+    let subject = isms_domain::privacy::SUBJECT_PEOPLE_LIST;
+    crate::privacy::record_read(&request, &auth.principal, &ledger, subject).await?;
     Ok(HttpResponse::Ok().json(PersonPage {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -246,6 +248,7 @@ crate::register::record_reads! {
     get: get_person => ("/people/{id}", "get_person", "Read one person", "The person",
         "With their training assignments (`overdue` derived) and completions (`expires_on`, `current` derived) as of the day read."),
     history: person_history => ("/people/{id}/history", "get_person_history", "Read a person's history"),
+    recorded_read: crate::privacy::record_read => crate::privacy::PurposeHeader,
 }
 
 /// Record a mover

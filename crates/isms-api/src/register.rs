@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use isms_app::{CommandContext, Creation, Ledger, Resolved};
 use isms_domain::DomainError;
-use isms_projections::Register;
+use isms_projections::{Entry, Register};
 use isms_store::StreamRef;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -76,6 +76,27 @@ pub struct ListParams {
     pub as_of: Option<DateTime<Utc>>,
     /// Read the register as it stood after this log position. Needs `audit:read`.
     pub as_of_position: Option<u64>,
+    /// Only records that took effect at or after this instant (RFC 3339). A record takes
+    /// effect at the business time its first event states (an incident's detection, a
+    /// review's meeting day, a supplier's first signed agreement; dates as 00:00 UTC), or,
+    /// when none does, when it was created. Independent of `as_of`, which is recorded time.
+    pub effective_from: Option<DateTime<Utc>>,
+    /// Only records that took effect at or before this instant (RFC 3339).
+    pub effective_to: Option<DateTime<Utc>>,
+}
+
+/// A window on the records' effective (business) time; open on a side not given.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EffectiveWindow {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl EffectiveWindow {
+    pub fn admits<A>(&self, entry: &Entry<A>) -> bool {
+        let effective = entry.effective_time();
+        self.from.is_none_or(|from| effective >= from) && self.to.is_none_or(|to| effective <= to)
+    }
 }
 
 /// One page of a register and the read point it reflects.
@@ -99,6 +120,10 @@ pub(crate) async fn list_records<R: Register>(
     let travel = TimeTravel { as_of: params.as_of, as_of_position: params.as_of_position };
     let window = ListWindow::parse(request, principal, params.limit, params.cursor.as_deref(), travel)?;
     let tenant = principal.tenant.clone();
+    let effective = EffectiveWindow { from: params.effective_from, to: params.effective_to };
+    let keep = move |entry: &isms_projections::Entry<R>, record: &R::Record| {
+        effective.admits(entry) && keep(&entry.state, record)
+    };
     let page = web::block(move || ledger.page::<R>(&tenant, window.point, window.after, window.limit, keep))
         .await
         .map_err(|error| ApiError::Internal(format!("register read did not complete: {error}")))??;
@@ -143,7 +168,9 @@ pub(crate) fn ensure_exist<R: Register>(
 /// readable as of any point. Expands to two handlers with their OpenAPI operations, so a
 /// register module states only what differs (names, paths, the record type). The calling
 /// module imports `actix_web::get` and `uuid::Uuid`: utoipa recognizes the route attribute by
-/// that name only.
+/// that name only. A register of personal data adds `recorded_read: f => Params`: the read of
+/// one record then awaits `f(&request, &principal, &ledger, id)` before answering, and the
+/// operation documents the parameters `Params`.
 macro_rules! record_reads {
     (
         register: $register:ty,
@@ -151,13 +178,14 @@ macro_rules! record_reads {
         tag: $tag:tt,
         noun: $noun:tt,
         get: $get:ident => ($get_path:tt, $get_operation:tt, $get_summary:tt, $get_description:tt $(, $get_details:tt)?),
-        history: $history:ident => ($history_path:tt, $history_operation:tt, $history_summary:tt $(, $history_details:tt)?) $(,)?
+        history: $history:ident => ($history_path:tt, $history_operation:tt, $history_summary:tt $(, $history_details:tt)?)
+        $(, recorded_read: $recorded_read:path => $read_params:path)? $(,)?
     ) => {
         #[doc = $get_summary]
         $(#[doc = ""] #[doc = $get_details])?
         #[utoipa::path(
             tag = $tag, operation_id = $get_operation,
-            params(("id" = Uuid, Path, description = $noun), $crate::request::TimeTravel),
+            params(("id" = Uuid, Path, description = $noun), $crate::request::TimeTravel $(, $read_params)?),
             responses((status = 200, description = $get_description, body = $record,
                 headers(("ETag" = String), ("Isms-Position" = u64), ("Isms-As-Of" = String))), $crate::problem::ReadProblems),
             security(("bearer" = ["isms:read"]))
@@ -170,7 +198,9 @@ macro_rules! record_reads {
             id: actix_web::web::Path<String>,
             travel: actix_web::web::Query<$crate::request::TimeTravel>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
-            $crate::register::read_one::<$register>(&request, &auth.principal, &ledger, &id, &travel)
+            let response = $crate::register::read_one::<$register>(&request, &auth.principal, &ledger, &id, &travel)?;
+            $($recorded_read(&request, &auth.principal, &ledger, &id).await?;)?
+            Ok(response)
         }
 
         #[doc = $history_summary]

@@ -179,8 +179,14 @@ fn parse_guards(request: &HttpRequest) -> Result<CommandGuards, ApiError> {
             Some(key.to_owned())
         }
     };
+    Ok(CommandGuards { if_match, idempotency_key, request_id: correlation_id(request) })
+}
+
+/// The correlation id of what this request writes: its request id when that is a UUID (the
+/// server's own ids are), a fresh one otherwise.
+pub fn correlation_id(request: &HttpRequest) -> Uuid {
     let correlation = request.extensions().get::<RequestId>().and_then(|id| Uuid::parse_str(&id.0).ok());
-    Ok(CommandGuards { if_match, idempotency_key, request_id: correlation.unwrap_or_else(Uuid::now_v7) })
+    correlation.unwrap_or_else(Uuid::now_v7)
 }
 
 impl FromRequest for CommandGuards {

@@ -168,6 +168,11 @@ pub struct RiskListQuery {
     pub level: Option<String>,
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
     pub as_of_position: Option<u64>,
+    /// Only records that took effect at or after this instant (RFC 3339): for a risk, when it
+    /// was identified (risks state no business time of their own).
+    pub effective_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only records that took effect at or before this instant (RFC 3339).
+    pub effective_to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A page of the risk register.
@@ -240,6 +245,8 @@ pub async fn list_risks(
         cursor: query.cursor.clone(),
         as_of: query.as_of,
         as_of_position: query.as_of_position,
+        effective_from: query.effective_from,
+        effective_to: query.effective_to,
     };
     let page = list_records::<Risk>(&request, &auth.principal, ledger, &params, move |risk, _| {
         let Some(identification) = risk.identification.as_ref() else { return false };

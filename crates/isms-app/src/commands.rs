@@ -1,5 +1,6 @@
 //! The command path, one generic routine for every aggregate.
 
+use isms_domain::effective::EffectiveTime;
 use isms_domain::{Actor, Aggregate, DomainError, EVENT_SCHEMA_VERSION};
 use isms_projections::{decode_event, Entry};
 use isms_store::{
@@ -175,8 +176,9 @@ impl Ledger {
     }
 }
 
-/// Splits a domain event (serialized adjacently tagged) into the type name and payload the log stores.
-pub fn to_new_event<E: serde::Serialize>(event: &E) -> Result<NewEvent, AppError> {
+/// Splits a domain event (serialized adjacently tagged) into the type name and payload the log
+/// stores, with the business time the event states (the envelope's `effective_at`).
+pub fn to_new_event<E: serde::Serialize + EffectiveTime>(event: &E) -> Result<NewEvent, AppError> {
     let tagged = serde_json::to_value(event).map_err(|e| isms_store::StoreError::InvalidInput(e.to_string()))?;
     let (event_type, data) = match tagged {
         serde_json::Value::Object(mut map) => (
@@ -185,5 +187,5 @@ pub fn to_new_event<E: serde::Serialize>(event: &E) -> Result<NewEvent, AppError
         ),
         _ => (String::new(), serde_json::Value::Null),
     };
-    Ok(NewEvent { event_type, schema_version: EVENT_SCHEMA_VERSION, data })
+    Ok(NewEvent { event_type, schema_version: EVENT_SCHEMA_VERSION, data, effective_at: event.effective_at() })
 }

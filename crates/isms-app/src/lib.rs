@@ -8,11 +8,13 @@
 
 mod commands;
 mod live;
+mod privacy;
 mod reads;
 
 pub use commands::{to_new_event, CommandContext, CommandOutcome, CommandResult, Creation, IdempotencyInput};
 pub use live::LiveProjections;
-pub use reads::{AuditFilter, ReadPoint, RegisterPage, Resolved};
+pub use privacy::PersonalDataReadContext;
+pub use reads::{ActorActivity, AuditFilter, ReadPoint, RegisterPage, Resolved};
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,11 @@
 //! The read path: live registers, time travel, histories, the audit trail and the feed.
 
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::ops::ControlFlow;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use isms_domain::Aggregate;
+use isms_projections::views::is_backdated;
 use isms_projections::{Entry, Register, Registers};
 use isms_store::{ChainHead, Envelope, Position, StreamRef, TenantId, VerifiedMark};
 use uuid::Uuid;
@@ -38,8 +42,21 @@ pub struct AuditFilter {
     pub stream_id: Option<String>,
     pub actor: Option<String>,
     pub event_type: Option<String>,
+    /// Recorded at or after.
     pub from: Option<DateTime<Utc>>,
+    /// Recorded at or before.
     pub to: Option<DateTime<Utc>>,
+    /// Everything one request did (its `X-Request-Id` when that was a UUID).
+    pub correlation_id: Option<Uuid>,
+    /// Only the events this event caused, directly or through events it caused in turn.
+    pub caused_by: Option<Uuid>,
+    /// Only events whose business time is (or is not) more than 24 hours before their recording.
+    pub backdated: Option<bool>,
+    /// Effective at or after: the event's `effective_at`, or its `recorded_at` when it states
+    /// no business time of its own.
+    pub effective_from: Option<DateTime<Utc>>,
+    /// Effective at or before (same reading of the effective time).
+    pub effective_to: Option<DateTime<Utc>>,
 }
 
 impl Resolved {
@@ -72,13 +89,30 @@ enum Candidate<A> {
 
 impl AuditFilter {
     fn matches(&self, event: &Envelope) -> bool {
+        let effective = event.effective_at.unwrap_or(event.recorded_at);
         self.stream_type.as_ref().is_none_or(|v| *v == event.stream_type)
             && self.stream_id.as_ref().is_none_or(|v| *v == event.stream_id)
             && self.actor.as_ref().is_none_or(|v| *v == event.actor)
             && self.event_type.as_ref().is_none_or(|v| *v == event.event_type)
             && self.from.is_none_or(|from| event.recorded_at >= from)
             && self.to.is_none_or(|to| event.recorded_at <= to)
+            && self.correlation_id.is_none_or(|id| id == event.correlation_id)
+            && self.backdated.is_none_or(|backdated| backdated == is_backdated(event.effective_at, event.recorded_at))
+            && self.effective_from.is_none_or(|from| effective >= from)
+            && self.effective_to.is_none_or(|to| effective <= to)
     }
+}
+
+/// What one actor did in a tenant's log (within the recorded-time window asked for).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActorActivity {
+    pub events: u64,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+    pub by_event_type: BTreeMap<String, u64>,
+    pub by_stream_type: BTreeMap<String, u64>,
+    /// The actor's most recent events, newest first.
+    pub latest: Vec<Envelope>,
 }
 
 impl Ledger {
@@ -140,7 +174,7 @@ impl Ledger {
         point: ReadPoint,
         after: Option<Uuid>,
         limit: usize,
-        keep: impl Fn(&R, &R::Record) -> bool,
+        keep: impl Fn(&Entry<R>, &R::Record) -> bool,
     ) -> Result<RegisterPage<R::Record>, AppError> {
         use std::ops::Bound;
         const CANDIDATES_PER_LOCK: usize = 256;
@@ -190,7 +224,7 @@ impl Ledger {
                     continue;
                 }
                 let record = R::record(&entry, today);
-                if keep(&entry.state, &record) {
+                if keep(&entry, &record) {
                     items.push((entry.uuid(), record));
                     if items.len() > limit {
                         items.truncate(limit);
@@ -253,6 +287,40 @@ impl Ledger {
         Ok((self.store.read_stream(tenant, stream, Some(resolved.position))?, resolved))
     }
 
+    /// Visits the tenant's events after `after` in position order, from the first recorded at
+    /// or after `from` (recorded_at never decreases along positions, so the scan starts there)
+    /// up to the last recorded at or before `to`, until `visit` breaks.
+    fn scan(
+        &self,
+        tenant: &TenantId,
+        after: Position,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mut visit: impl FnMut(Envelope) -> Result<ControlFlow<()>, AppError>,
+    ) -> Result<(), AppError> {
+        const SCAN_CHUNK: usize = isms_store::READ_CHUNK;
+        let mut cursor = match from.and_then(|from| from.checked_sub_signed(chrono::Duration::microseconds(1))) {
+            Some(just_before) => after.max(self.store.position_at(tenant, just_before)?),
+            None => after,
+        };
+        loop {
+            let chunk = self.store.read_all(tenant, cursor, SCAN_CHUNK)?;
+            let exhausted = chunk.len() < SCAN_CHUNK;
+            for event in chunk {
+                if to.is_some_and(|to| event.recorded_at > to) {
+                    return Ok(());
+                }
+                cursor = event.position;
+                if visit(event)?.is_break() {
+                    return Ok(());
+                }
+            }
+            if exhausted {
+                return Ok(());
+            }
+        }
+    }
+
     /// Up to `limit` matching events after position `after`, and the cursor to continue from
     /// (the position of the last event examined) when more may follow.
     pub fn audit_trail(
@@ -262,36 +330,116 @@ impl Ledger {
         after: Position,
         limit: usize,
     ) -> Result<(Vec<Envelope>, Option<Position>), AppError> {
-        const SCAN_CHUNK: usize = isms_store::READ_CHUNK;
-        let mut found = Vec::new();
-        // recorded_at never decreases along positions: skip straight to `from`, stop after `to`.
-        let mut cursor = match filter.from {
-            Some(from) => match from.checked_sub_signed(chrono::Duration::microseconds(1)) {
-                Some(just_before) => after.max(self.store.position_at(tenant, just_before)?),
-                None => after,
-            },
-            None => after,
-        };
-        loop {
-            let chunk = self.store.read_all(tenant, cursor, SCAN_CHUNK)?;
-            let exhausted = chunk.len() < SCAN_CHUNK;
-            for event in chunk {
-                if filter.to.is_some_and(|to| event.recorded_at > to) {
-                    return Ok((found, None));
+        let mut after = after;
+        let consequences = match filter.caused_by {
+            None => None,
+            Some(cause) => match self.consequences(tenant, cause, filter.to)? {
+                Some((position, events)) => {
+                    after = after.max(position);
+                    Some(events)
                 }
-                cursor = event.position;
-                if filter.matches(&event) {
-                    found.push(event);
-                    if found.len() == limit {
-                        let more = cursor < self.store.head(tenant)?.position;
-                        return Ok((found, more.then_some(cursor)));
-                    }
+                None => return Ok((Vec::new(), None)),
+            },
+        };
+        let mut found = Vec::new();
+        let mut next = None;
+        self.scan(tenant, after, filter.from, filter.to, |event| {
+            if filter.matches(&event) && consequences.as_ref().is_none_or(|ids| ids.contains(&event.event_id)) {
+                let position = event.position;
+                found.push(event);
+                if found.len() == limit {
+                    next = (position < self.store.head(tenant)?.position).then_some(position);
+                    return Ok(ControlFlow::Break(()));
                 }
             }
-            if exhausted {
-                return Ok((found, None));
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok((found, next))
+    }
+
+    /// The position of event `cause` and the ids of every event it caused, directly or through
+    /// events it caused in turn (`None` when the tenant has no such event). A consequence is
+    /// always recorded after its cause, so one forward scan from the cause collects them all.
+    fn consequences(
+        &self,
+        tenant: &TenantId,
+        cause: Uuid,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Option<(Position, HashSet<Uuid>)>, AppError> {
+        let Some(position) = self.position_of(tenant, cause)? else { return Ok(None) };
+        let mut causes = HashSet::from([cause]);
+        let mut consequences = HashSet::new();
+        self.scan(tenant, position, None, to, |event| {
+            if event.causation_id.is_some_and(|id| causes.contains(&id)) {
+                causes.insert(event.event_id);
+                consequences.insert(event.event_id);
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(Some((position, consequences)))
+    }
+
+    /// Where event `event_id` is in the tenant's log. Event ids are UUIDv7 drawn as the event is
+    /// stamped, so the search starts a minute before the id's own timestamp (clock steps and
+    /// the id generator's counter are far smaller) and falls back to the whole log.
+    fn position_of(&self, tenant: &TenantId, event_id: Uuid) -> Result<Option<Position>, AppError> {
+        let minted = event_id.get_timestamp().and_then(|ts| {
+            let (seconds, nanos) = ts.to_unix();
+            DateTime::<Utc>::from_timestamp(i64::try_from(seconds).ok()?, nanos)
+        });
+        let hint = match minted.and_then(|at| at.checked_sub_signed(chrono::Duration::minutes(1))) {
+            Some(at) => self.store.position_at(tenant, at)?,
+            None => 0,
+        };
+        for (after, to_position) in [(hint, Position::MAX), (0, hint)] {
+            let mut found = None;
+            self.scan(tenant, after, None, None, |event| {
+                if event.event_id == event_id {
+                    found = Some(event.position);
+                }
+                Ok(if found.is_some() || event.position >= to_position {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                })
+            })?;
+            if found.is_some() || hint == 0 {
+                return Ok(found);
             }
         }
+        Ok(None)
+    }
+
+    /// What `actor` did, recorded between `from` and `to`: counts by event type and stream
+    /// type, first and last activity, and the `latest` most recent events.
+    pub fn actor_activity(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        latest: usize,
+    ) -> Result<ActorActivity, AppError> {
+        let mut activity = ActorActivity::default();
+        let mut recent = VecDeque::with_capacity(latest);
+        self.scan(tenant, 0, from, to, |event| {
+            if event.actor == actor {
+                activity.events += 1;
+                activity.first_at.get_or_insert(event.recorded_at);
+                activity.last_at = Some(event.recorded_at);
+                *activity.by_event_type.entry(event.event_type.clone()).or_default() += 1;
+                *activity.by_stream_type.entry(event.stream_type.clone()).or_default() += 1;
+                if latest > 0 {
+                    if recent.len() == latest {
+                        recent.pop_front();
+                    }
+                    recent.push_back(event);
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        activity.latest = recent.into_iter().rev().collect();
+        Ok(activity)
     }
 
     /// The tenant's chain head and how far it was verified.

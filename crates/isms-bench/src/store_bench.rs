@@ -292,7 +292,12 @@ async fn append_loop(
             Some((id, version)) => (id, ExpectedVersion::Exact(version), "RiskAssessed", risk_assessed),
         };
         let events = (0..count)
-            .map(|_| NewEvent { event_type: event_type.to_owned(), schema_version: 1, data: make(ticket, appender) })
+            .map(|_| NewEvent {
+                event_type: event_type.to_owned(),
+                schema_version: 1,
+                data: make(ticket, appender),
+                effective_at: None,
+            })
             .collect();
         let request = AppendRequest {
             tenant: tenant.clone(),

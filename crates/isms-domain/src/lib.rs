@@ -40,13 +40,18 @@ pub mod training;
 pub mod management_review;
 pub mod requirements;
 
+// Section: bitemporal facts and the audit trail.
+pub mod effective;
+pub mod privacy;
+
 pub use error::{DomainError, ErrorCode, ErrorKind};
 
 /// A stream-backed aggregate: its state is the fold of its events, in order.
 pub trait Aggregate: Default {
     /// The events this aggregate emits. Serialized adjacently tagged (`event_type` / `data`)
     /// so the envelope can carry the type name and the payload separately.
-    type Event: serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug;
+    /// Each states its business time, if any ([`effective::EffectiveTime`]).
+    type Event: serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug + effective::EffectiveTime;
     /// The `stream_type` of this aggregate's streams in the log.
     const STREAM_TYPE: &'static str;
     /// Applies one event. Must never fail: events are facts that already happened.

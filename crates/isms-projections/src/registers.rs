@@ -53,6 +53,19 @@ pub struct Entry<A> {
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
+    /// When the record took effect in the business: the `effective_at` of its first event that
+    /// states one (an incident's detection, a review's meeting day, a supplier's first signed
+    /// agreement); `None` while no event has. See [`Entry::effective_time`].
+    pub effective_at: Option<DateTime<Utc>>,
+}
+
+impl<A> Entry<A> {
+    /// The record's effective time for filters: its business time, or, when none of its events
+    /// states one, when it was recorded (a fact without a business time of its own happened
+    /// when the ledger learned it).
+    pub fn effective_time(&self) -> DateTime<Utc> {
+        self.effective_at.unwrap_or(self.created_at)
+    }
 }
 
 impl<A: Aggregate> Entry<A> {
@@ -66,6 +79,7 @@ impl<A: Aggregate> Entry<A> {
             created_at: envelope.recorded_at,
             created_by: envelope.actor.clone(),
             updated_at: envelope.recorded_at,
+            effective_at: None,
         }
     }
 
@@ -80,6 +94,7 @@ impl<A: Aggregate> Entry<A> {
         self.version = envelope.version;
         self.position = envelope.position;
         self.updated_at = envelope.recorded_at;
+        self.effective_at = self.effective_at.or(envelope.effective_at);
     }
 
     /// The record id: every register stream id is a UUID (checked when the event is projected).
@@ -135,6 +150,11 @@ pub struct Registers {
 
     // Section: management review and reports.
     pub management_reviews: BTreeMap<Uuid, Entry<ManagementReview>>,
+
+    // Section: bitemporal facts and the audit trail.
+    /// Counts the recorded reads of personal data; the audit trail lists them.
+    pub personal_data_access: isms_domain::privacy::PersonalDataAccess,
+
     pub position: Position,
     pub recorded_at: Option<DateTime<Utc>>,
 }
@@ -222,6 +242,16 @@ impl Registers {
 
             // Section: management review and reports.
             ManagementReview::STREAM_TYPE => upsert(&mut self.management_reviews, envelope, data)?,
+
+            // Section: bitemporal facts and the audit trail.
+            isms_domain::privacy::PersonalDataAccess::STREAM_TYPE => {
+                self.personal_data_access.apply(&decode_parts::<isms_domain::privacy::PersonalDataAccess>(
+                    envelope.position,
+                    &envelope.event_type,
+                    data,
+                )?)
+            }
+
             other => {
                 return Err(ProjectionError {
                     position: envelope.position,

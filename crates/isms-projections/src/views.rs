@@ -430,6 +430,16 @@ pub struct RiskCriteriaRecord {
     pub criteria: RiskCriteriaBody,
 }
 
+/// How much earlier than its recording a fact must have happened to count as backdated. Dates
+/// are taken as the start of their day in UTC, so anything dated the day it is recorded (in
+/// any time zone) stays under the threshold; a fact from the day before or earlier is flagged.
+pub const BACKDATED_AFTER_HOURS: i64 = 24;
+
+/// Whether a fact was recorded more than [`BACKDATED_AFTER_HOURS`] after it happened.
+pub fn is_backdated(effective_at: Option<DateTime<Utc>>, recorded_at: DateTime<Utc>) -> bool {
+    effective_at.is_some_and(|effective| recorded_at - effective > chrono::Duration::hours(BACKDATED_AFTER_HOURS))
+}
+
 /// An event as stored in the log, with its place in the tenant's hash chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct EventRecord {
@@ -442,7 +452,14 @@ pub struct EventRecord {
     pub event_id: Uuid,
     pub event_type: String,
     pub schema_version: u32,
+    /// When the ledger learned the fact (time travel and `as_of` use this time).
     pub recorded_at: DateTime<Utc>,
+    /// When the fact happened in the business, for events that state it (an incident's
+    /// detection, a review's meeting day; dates as 00:00 UTC); `null` otherwise. Hashed only
+    /// when present.
+    pub effective_at: Option<DateTime<Utc>>,
+    /// Derived, not stored or hashed: `effective_at` is more than 24 hours before `recorded_at`.
+    pub backdated: bool,
     pub tenant: String,
     /// The `sub` of the token that issued the command.
     pub actor: String,
@@ -468,6 +485,8 @@ impl From<Envelope> for EventRecord {
             event_type: e.event_type,
             schema_version: e.schema_version,
             recorded_at: e.recorded_at,
+            effective_at: e.effective_at,
+            backdated: is_backdated(e.effective_at, e.recorded_at),
             tenant: e.tenant.to_string(),
             actor: e.actor,
             correlation_id: e.correlation_id,

@@ -33,6 +33,12 @@ fn envelope_canonical_bytes(envelope: &Envelope) -> Vec<u8> {
     write_serialized(&envelope.correlation_id, &mut out);
     write_key("data", false, &mut out);
     write_canonical(&envelope.data, &mut out);
+    // Absent rather than null when the event states no business time: the canonical form of
+    // every envelope written before `effective_at` existed stays byte for byte the same.
+    if let Some(effective_at) = &envelope.effective_at {
+        write_key("effective_at", false, &mut out);
+        write_serialized(effective_at, &mut out);
+    }
     write_key("event_id", false, &mut out);
     write_serialized(&envelope.event_id, &mut out);
     write_key("event_type", false, &mut out);
@@ -184,6 +190,7 @@ mod tests {
             event_type: "RiskAssessed".into(),
             schema_version: 1,
             recorded_at: Utc::now(),
+            effective_at: None,
             tenant: TenantId::parse("acme").unwrap(),
             actor: "alice \"the auditor\"".into(),
             correlation_id: uuid::Uuid::now_v7(),
@@ -196,5 +203,55 @@ mod tests {
         let mut generic = serde_json::to_value(&envelope).unwrap();
         generic.as_object_mut().unwrap().remove("hash");
         assert_eq!(envelope_canonical_bytes(&envelope), crate::canonical_json(&generic));
+        let dated = Envelope { effective_at: Some(Utc::now() - chrono::Duration::days(3)), ..envelope };
+        let mut generic = serde_json::to_value(&dated).unwrap();
+        generic.as_object_mut().unwrap().remove("hash");
+        assert_eq!(envelope_canonical_bytes(&dated), crate::canonical_json(&generic));
+    }
+
+    fn incident_reported() -> Envelope {
+        let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+        Envelope {
+            position: 3,
+            stream_type: "incident".into(),
+            stream_id: "01930000-0000-7000-8000-000000000001".into(),
+            version: 1,
+            event_id: uuid::Uuid::parse_str("01930000-0000-7000-8000-0000000000aa").unwrap(),
+            event_type: "IncidentReported".into(),
+            schema_version: 1,
+            recorded_at: at("2026-11-02T09:15:30.123456Z"),
+            effective_at: None,
+            tenant: TenantId::parse("acme").unwrap(),
+            actor: "alice".into(),
+            correlation_id: uuid::Uuid::parse_str("01930000-0000-7000-8000-0000000000bb").unwrap(),
+            causation_id: None,
+            idempotency_key: None,
+            data: serde_json::json!({"title": "Phishing", "detected_at": "2026-11-01T22:00:00Z"}),
+            prev_hash: GENESIS_HASH.into(),
+            hash: String::new(),
+        }
+    }
+
+    /// The hash below was computed by the code as it stood before `effective_at` existed: an
+    /// envelope without a business time must keep exactly that hash, or every stored chain breaks.
+    #[test]
+    fn an_envelope_without_effective_at_hashes_as_before_the_field_existed() {
+        let envelope = incident_reported();
+        assert_eq!(envelope_hash(&envelope), "6401b0a09dc2e8b86468c06282249c25ee1a9e0cf2969e70ebc91cd0244da1c5");
+        let stored = serde_json::to_value(&envelope).unwrap();
+        assert!(stored.get("effective_at").is_none(), "not even written as null");
+        let read_back: Envelope = serde_json::from_value(stored).unwrap();
+        assert_eq!(read_back, envelope);
+    }
+
+    #[test]
+    fn effective_at_is_hashed_when_present() {
+        let detected = chrono::DateTime::parse_from_rfc3339("2026-11-01T22:00:00Z").unwrap().with_timezone(&Utc);
+        let dated = Envelope { effective_at: Some(detected), ..incident_reported() };
+        let later = Envelope { effective_at: Some(detected + chrono::Duration::hours(1)), ..dated.clone() };
+        assert_ne!(envelope_hash(&dated), envelope_hash(&incident_reported()));
+        assert_ne!(envelope_hash(&dated), envelope_hash(&later));
+        let bytes = String::from_utf8(envelope_canonical_bytes(&dated)).unwrap();
+        assert!(bytes.contains(r#""data":{"detected_at":"2026-11-01T22:00:00Z","title":"Phishing"},"effective_at":"2026-11-01T22:00:00Z","event_id""#));
     }
 }

@@ -70,6 +70,8 @@ pub struct NewEvent {
     pub event_type: String,
     pub schema_version: u32,
     pub data: Value,
+    /// When the fact happened in the business, if the event states it (see [`Envelope::effective_at`]).
+    pub effective_at: Option<DateTime<Utc>>,
 }
 
 /// An idempotency key claimed by a command. The record is written in the same atomic batch as
@@ -131,6 +133,12 @@ pub struct Envelope {
     pub event_type: String,
     pub schema_version: u32,
     pub recorded_at: DateTime<Utc>,
+    /// When the fact happened in the business (an incident's detection, a review's meeting
+    /// day), as opposed to `recorded_at`, when the ledger learned it. Only events that state a
+    /// business time carry it, and it is part of the hashed envelope only when present, so
+    /// every event written before the field existed keeps its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_at: Option<DateTime<Utc>>,
     pub tenant: TenantId,
     pub actor: String,
     pub correlation_id: Uuid,

@@ -478,6 +478,7 @@ impl Writer {
                 event_type: event.event_type,
                 schema_version: event.schema_version,
                 recorded_at,
+                effective_at: event.effective_at,
                 tenant: request.tenant.clone(),
                 actor: request.meta.actor.clone(),
                 correlation_id: request.meta.correlation_id,

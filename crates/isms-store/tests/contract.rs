@@ -25,7 +25,13 @@ fn request(tenant_name: &str, stream_id: &str, expected: ExpectedVersion, count:
         stream: StreamRef::new("risk", stream_id),
         expected,
         events: (0..count)
-            .map(|i| NewEvent { event_type: "RiskIdentified".into(), schema_version: 1, data: json!({"n": i}) })
+            .map(|i| NewEvent {
+                event_type: "RiskIdentified".into(),
+                schema_version: 1,
+                data: json!({"n": i}),
+                // Events of one append may state different business times, or none.
+                effective_at: (i % 2 == 1).then(|| detected_on_new_years_eve() + chrono::Duration::hours(i as i64)),
+            })
             .collect(),
         meta: CommandMeta {
             actor: "alice".into(),
@@ -36,6 +42,10 @@ fn request(tenant_name: &str, stream_id: &str, expected: ExpectedVersion, count:
     }
 }
 
+fn detected_on_new_years_eve() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2025-12-31T22:00:00Z").unwrap().to_utc()
+}
+
 async fn contract(storage: Arc<dyn Storage>) {
     let recorder = Arc::new(Recorder::default());
     let store = GroupCommitStore::start(storage.clone(), recorder.clone(), WriterConfig::default()).unwrap();
@@ -43,6 +53,10 @@ async fn contract(storage: Arc<dyn Storage>) {
     // Expected versions are enforced atomically.
     let first = store.append(request("acme", "r1", ExpectedVersion::NoStream, 2)).await.unwrap();
     assert_eq!((first.version(), first.position()), (2, 2));
+    let stored = store.read_stream(&tenant("acme"), &StreamRef::new("risk", "r1"), None).unwrap();
+    let effective: Vec<_> = stored.iter().map(|e| e.effective_at).collect();
+    assert_eq!(effective, [None, Some(detected_on_new_years_eve() + chrono::Duration::hours(1))]);
+    assert!(stored.iter().all(|e| chain::envelope_hash(e) == e.hash));
     let conflict = store.append(request("acme", "r1", ExpectedVersion::NoStream, 1)).await.unwrap_err();
     assert!(matches!(conflict, AppendError::Conflict { actual: 2, .. }));
     let conflict = store.append(request("acme", "r1", ExpectedVersion::Exact(1), 1)).await.unwrap_err();

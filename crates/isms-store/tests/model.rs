@@ -85,6 +85,7 @@ fn run(steps: Vec<Step>) {
                             event_type: "E".into(),
                             schema_version: 1,
                             data: json!({"n": first_payload + u64::from(i)}),
+                            effective_at: None,
                         })
                         .collect(),
                     meta: CommandMeta {

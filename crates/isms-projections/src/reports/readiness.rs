@@ -1327,6 +1327,7 @@ mod tests {
             created_at: at,
             created_by: "alice".into(),
             updated_at: at,
+            effective_at: None,
         }
     }
 

@@ -292,6 +292,7 @@ mod tests {
             created_at: at,
             created_by: "t".into(),
             updated_at: at,
+            effective_at: None,
         };
         (id, entry)
     }

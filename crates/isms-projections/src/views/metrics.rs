@@ -252,6 +252,7 @@ mod tests {
             created_at,
             created_by: "alice".into(),
             updated_at: created_at,
+            effective_at: None,
         };
         (id, entry)
     }
