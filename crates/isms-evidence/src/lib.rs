@@ -10,8 +10,10 @@
 //! Layout (a gzip-compressed tar):
 //! - `manifest.json`: format, tenant, position, `as_of`, the read date of derived facts, the
 //!   generator, and the SHA-256 and size of every file but itself and its signature;
-//! - `manifest.signature.json`: Ed25519 over the exact bytes of `manifest.json`;
-//! - `checkpoint.json`: an `isms_store::checkpoint::SignedCheckpoint` over the events (RFC 6962 Merkle root, chain head);
+//! - `manifest.signature.json`: Ed25519 over the exact bytes of `manifest.json` (the checkpoint
+//!   signs only the events; this binds the read date, `as_of` and every other file to the key);
+//! - `checkpoint.json`: an `isms_store::checkpoint::SignedCheckpoint` over the events (RFC 6962
+//!   Merkle root, chain head);
 //! - `public-key.json`: the signing key (informative: a verifier trusts the key it is given);
 //! - `events.ndjson`: the events, one stored envelope per line, in position order;
 //! - `registers/<collection>.json|csv` and `reports/<name>.json` (+ `.csv` for SoA and

@@ -128,12 +128,12 @@ fn check_events(bytes: &[u8], tenant: &str) -> Result<Vec<Envelope>, String> {
             return Err(format!("broken at position {position}: the line is not UTF-8"));
         }
     };
-    let Some(body) = text.strip_suffix('\n').or(text.is_empty().then_some("")) else {
+    if !text.is_empty() && !text.ends_with('\n') {
         return Err("the file does not end with a line break".into());
-    };
+    }
     let mut events: Vec<Envelope> = Vec::new();
     let broken = |position: u64, reason: String| Err(format!("broken at position {position}: {reason}"));
-    for (index, line) in body.split('\n').enumerate().filter(|_| !body.is_empty()) {
+    for (index, line) in text.split_terminator('\n').enumerate() {
         let expected = index as u64 + 1;
         let event: Envelope = match serde_json::from_str(line) {
             Ok(event) => event,
