@@ -38,6 +38,7 @@ mod traceability;
 // Section: checkpoints and proofs.
 
 // Section: evidence pack.
+mod evidence_pack;
 
 // Section: changes between two points.
 

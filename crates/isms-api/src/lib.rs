@@ -45,6 +45,7 @@ mod negotiation;
 // Section: checkpoints and proofs.
 
 // Section: evidence pack.
+mod evidence;
 
 // Section: changes between two points.
 
@@ -133,6 +134,7 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "management-reviews", description = "Management review (9.3): inputs prefilled from the registers, decisions and actions"),
         (name = "reports", description = "Reports for certification: heat map, Statement of Applicability, traceability, readiness, dashboard"),
 
+        (name = "evidence", description = "Evidence packs: the log, registers and reports in one signed archive, verifiable offline"),
         (name = "audit", description = "Audit trail, event feed and chain integrity")
     )
 )]
@@ -196,6 +198,7 @@ pub fn app(
                 .configure(management_reviews::configure)
                 // Section: checkpoints and proofs.
                 // Section: evidence pack.
+                .configure(evidence::configure)
                 // Section: changes between two points.
                 // Section: bitemporal facts and the audit trail.
                 .configure(log::configure),

@@ -4,9 +4,10 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use isms_app::{Ledger, Resolved};
+use isms_projections::csv::traceability_csv;
 use isms_projections::reports::dashboard::{dashboard, Dashboard};
 use isms_projections::reports::heat_map::{heat_map, HeatMap, HeatMapMatrix};
-use isms_projections::reports::traceability::{traceability_matrix, Link, TraceabilityMatrix};
+use isms_projections::reports::traceability::{traceability_matrix, TraceabilityMatrix};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -105,29 +106,6 @@ pub struct TraceabilityReport {
     pub position: u64,
 }
 
-const TRACEABILITY_CSV_HEADER: &[&str] = &[
-    "context_issue_4_1",
-    "context_category",
-    "interested_party_4_2",
-    "need_4_2",
-    "risk_or_opportunity_6_1_1",
-    "objective_6_2",
-    "plan_6_2",
-    "operational_control_8_1",
-    "monitoring_item_9_1",
-    "evaluation_9_1",
-    "breaks",
-    "context_issue_id",
-    "interested_party_id",
-    "need_id",
-    "risk_id",
-    "objective_id",
-    "operational_control_id",
-    "monitoring_item_id",
-    "as_of",
-    "position",
-];
-
 /// Traceability matrix
 ///
 /// The seed document's table, one row per chain: context issue (4.1), interested party and
@@ -167,38 +145,8 @@ pub async fn traceability(
             position: resolved.position,
         }));
     }
-    let as_of = resolved.as_of.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).unwrap_or_default();
-    let position = resolved.position.to_string();
-    let label = |link: &Option<Link>| link.as_ref().map(|l| l.label.clone()).unwrap_or_default();
-    let id = |link: &Option<Link>| link.as_ref().map(|l| l.id.to_string()).unwrap_or_default();
-    let rows = matrix.rows.into_iter().map(|row| {
-        let evaluation = row.evaluation.as_ref().map_or_else(String::new, |e| {
-            format!("{} ({}): {}", if e.met { "met" } else { "not met" }, e.evaluated_on, e.conclusion)
-        });
-        vec![
-            label(&row.context_issue),
-            row.context_category.clone().unwrap_or_default(),
-            label(&row.interested_party),
-            label(&row.need),
-            label(&row.risk),
-            label(&row.objective),
-            row.plan.clone().unwrap_or_default(),
-            label(&row.operational_control),
-            label(&row.monitoring_item),
-            evaluation,
-            row.breaks.join(" "),
-            id(&row.context_issue),
-            id(&row.interested_party),
-            id(&row.need),
-            id(&row.risk),
-            id(&row.objective),
-            id(&row.operational_control),
-            id(&row.monitoring_item),
-            as_of.clone(),
-            position.clone(),
-        ]
-    });
-    Ok(csv_response("traceability-matrix.csv", TRACEABILITY_CSV_HEADER, rows))
+    let text = traceability_csv(&matrix, resolved.as_of, resolved.position);
+    Ok(csv_response("traceability-matrix.csv", text))
 }
 
 fn xml_escape(text: &str) -> String {

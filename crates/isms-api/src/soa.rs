@@ -5,13 +5,14 @@
 //! `If-Match: "0"` guards the first decision on a control.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use isms_app::{CommandContext, Creation, Ledger, ReadPoint, Resolved};
 use isms_domain::catalog::{control_2022, Control2022, Theme};
 use isms_domain::soa::{
     ControlApplicabilityDecided, ControlImplementationRecorded, ImplementationStatus, SoaEntry, SoaEntryEvent,
 };
 use isms_domain::{Aggregate, DomainError};
+use isms_projections::csv::soa_csv;
 use isms_projections::views::soa::{
     implementation_status_schema, risks_naming, soa_record, soa_records, soa_status_schema, soa_version, theme_schema,
     SoaEntryRecord, SoaStatus,
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuditScope, Authorized, Principal, ReadScope, WriteScope};
-use crate::csv::{cell_list, csv_response};
+use crate::csv::csv_response;
 use crate::fields::Fields;
 use crate::negotiation::{negotiate, CSV, JSON};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
@@ -288,22 +289,6 @@ pub async fn soa_entry_history(
     )
 }
 
-/// The CSV columns of the SoA export, in order.
-const SOA_CSV_HEADER: &[&str] = &[
-    "control_id",
-    "title",
-    "theme",
-    "applicable",
-    "justification",
-    "status",
-    "owner",
-    "evidence_refs",
-    "linked_risk_ids",
-    "version",
-    "as_of",
-    "position",
-];
-
 /// Export the Statement of Applicability
 ///
 /// Every ISO/IEC 27001:2022 Annex A control with title, theme, decision, justification,
@@ -335,28 +320,6 @@ pub async fn soa_report(
     if negotiate(&request, &[JSON, CSV]) != CSV {
         return Ok(HttpResponse::Ok().json(report));
     }
-    let version = report.version.to_string();
-    let as_of = report.as_of.map(|at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true)).unwrap_or_default();
-    let position = report.position.to_string();
-    let rows = report.items.into_iter().map(|item| {
-        let (applicable, justification) = match item.decision {
-            Some(d) => (d.applicable.to_string(), d.justification),
-            None => (String::new(), String::new()),
-        };
-        vec![
-            item.control_id,
-            item.title,
-            item.theme.as_str().to_owned(),
-            applicable,
-            justification,
-            item.status.as_str().to_owned(),
-            item.owner.unwrap_or_default(),
-            cell_list(&item.evidence_refs),
-            cell_list(&item.linked_risk_ids),
-            version.clone(),
-            as_of.clone(),
-            position.clone(),
-        ]
-    });
-    Ok(csv_response("statement-of-applicability.csv", SOA_CSV_HEADER, rows))
+    let text = soa_csv(report.items, report.version, report.as_of, report.position);
+    Ok(csv_response("statement-of-applicability.csv", text))
 }

@@ -6,6 +6,7 @@
 //! such as `overdue` are computed against the date being read.
 #![forbid(unsafe_code)]
 
+pub mod csv;
 mod register;
 mod registers;
 pub mod reports;

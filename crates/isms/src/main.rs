@@ -77,6 +77,17 @@ enum Command {
         #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Verify an evidence pack offline: file hashes, signatures, hash chain, Merkle root, and the
+    /// registers and reports re-projected from its events. Exits 3 naming what failed.
+    VerifyPack {
+        /// The pack, as downloaded from GET /api/v1/evidence-pack.
+        file: PathBuf,
+        /// The server's Ed25519 public key to trust: a file (public-key.json or PEM) or the key
+        /// as base64 or hex. Without it the pack's own key is used, which only shows that the
+        /// pack is self-consistent.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -149,6 +160,7 @@ fn main() -> ExitCode {
             report(token(&data_dir, sub, tenant, scope, &ttl, issuer, audience))
         }
         Command::Verify { data_dir } => verify(&data_dir),
+        Command::VerifyPack { file, public_key } => verify_pack(&file, public_key.as_deref()),
         Command::Openapi => {
             println!("{}", isms_api::openapi_json());
             0
@@ -261,5 +273,67 @@ fn verify(data_dir: &std::path::Path) -> i32 {
             eprintln!("error: {error}");
             1
         }
+    }
+}
+
+/// `isms verify-pack`: 0 when every check passes, 3 when any fails, 2 when the file or the key
+/// cannot be read.
+fn verify_pack(file: &std::path::Path, public_key: Option<&str>) -> i32 {
+    let archive = match std::fs::read(file) {
+        Ok(archive) => archive,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", file.display());
+            return exit_code::USAGE;
+        }
+    };
+    let trusted = match public_key {
+        None => None,
+        Some(given) => {
+            // A path to a key file, or the key itself.
+            let text = std::fs::read_to_string(given).unwrap_or_else(|_| given.to_owned());
+            match isms_evidence::parse_public_key(&text) {
+                Ok(key) => Some(key),
+                Err(reason) => {
+                    eprintln!("error: --public-key: {reason}");
+                    return exit_code::USAGE;
+                }
+            }
+        }
+    };
+    let verification = isms_evidence::verify(&archive, trusted.as_ref());
+    if let Some(m) = &verification.manifest {
+        let instant = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        println!(
+            "pack: tenant {}, positions 1 to {}, as_of {}, read date {}, made by {} at {}",
+            m.tenant,
+            m.position,
+            m.as_of.map_or_else(|| "-".to_owned(), instant),
+            m.read_date,
+            m.generator,
+            instant(m.generated_at)
+        );
+    }
+    for check in &verification.checks {
+        let status = if check.passed { "ok    " } else { "FAILED" };
+        println!("{status}  {}: {}: {}", check.file, check.name, check.detail);
+    }
+    match &verification.key {
+        Some((key_id, isms_evidence::KeySource::Trusted)) => {
+            println!("signatures checked with the trusted key {key_id} given with --public-key")
+        }
+        Some((key_id, isms_evidence::KeySource::Pack)) => println!(
+            "warning: no --public-key given, so the signatures were checked with the key inside the pack ({key_id}): \
+             this shows only that the pack is self-consistent, not that your server made it. Pass --public-key with \
+             the server's key to check that"
+        ),
+        None => {}
+    }
+    let failed = verification.failures().count();
+    if verification.passed() {
+        println!("ok: the evidence pack verifies ({} checks)", verification.checks.len());
+        0
+    } else {
+        eprintln!("FAILED: {failed} of {} checks failed", verification.checks.len());
+        exit_code::CHAIN_BROKEN
     }
 }
