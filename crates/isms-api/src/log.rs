@@ -203,7 +203,10 @@ pub async fn audit_trail(
     let next_cursor = next.map(|p| encode_cursor(&p.to_string()));
     let items = events.into_iter().map(EventRecord::from);
     if csv {
-        let mut response = csv_response("audit-trail.csv", AUDIT_TRAIL_CSV_HEADER, items.map(audit_trail_csv_row));
+        let mut response = csv_response(
+            "audit-trail.csv",
+            isms_projections::csv::write_csv(AUDIT_TRAIL_CSV_HEADER, items.map(audit_trail_csv_row)),
+        );
         if let Some(cursor) = next_cursor.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::HeaderName::from_static("isms-next-cursor"), cursor);
         }
