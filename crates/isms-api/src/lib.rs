@@ -43,6 +43,7 @@ mod training;
 mod management_reviews;
 mod negotiation;
 // Section: checkpoints and proofs.
+mod checkpoints;
 
 // Section: evidence pack.
 
@@ -132,6 +133,9 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "management-reviews", description = "Management review (9.3): inputs prefilled from the registers, decisions and actions"),
         (name = "reports", description = "Reports for certification: heat map, Statement of Applicability, traceability, readiness, dashboard"),
 
+        // Section: checkpoints and proofs.
+        (name = "checkpoints", description = "Signed checkpoints of the log, the public key, Merkle inclusion and consistency proofs"),
+
         (name = "audit", description = "Audit trail, event feed and chain integrity")
     )
 )]
@@ -194,6 +198,7 @@ pub fn app(
                 .configure(readiness::configure)
                 .configure(management_reviews::configure)
                 // Section: checkpoints and proofs.
+                .configure(checkpoints::configure)
                 // Section: evidence pack.
                 // Section: changes between two points.
                 // Section: bitemporal facts and the audit trail.
