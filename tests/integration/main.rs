@@ -36,6 +36,7 @@ mod readiness;
 mod reports;
 mod traceability;
 // Section: checkpoints and proofs.
+mod checkpoints;
 
 // Section: evidence pack.
 mod evidence_pack;

@@ -52,6 +52,7 @@ pub fn serve_config(dir: &std::path::Path) -> ServeConfig {
         verification: TokenVerification::LocalSecret,
         workers: 1,
         verify_interval: std::time::Duration::ZERO,
+        checkpoints: isms_store::proofs::CheckpointPolicy { every_events: 0, interval: std::time::Duration::ZERO },
     }
 }
 

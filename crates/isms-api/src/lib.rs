@@ -43,6 +43,7 @@ mod training;
 mod management_reviews;
 mod negotiation;
 // Section: checkpoints and proofs.
+mod checkpoints;
 
 // Section: evidence pack.
 mod evidence;
@@ -135,6 +136,9 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "reports", description = "Reports for certification: heat map, Statement of Applicability, traceability, readiness, dashboard"),
 
         (name = "evidence", description = "Evidence packs: the log, registers and reports in one signed archive, verifiable offline"),
+        // Section: checkpoints and proofs.
+        (name = "checkpoints", description = "Signed checkpoints of the log, the public key, Merkle inclusion and consistency proofs"),
+
         (name = "audit", description = "Audit trail, event feed and chain integrity")
     )
 )]
@@ -197,6 +201,7 @@ pub fn app(
                 .configure(readiness::configure)
                 .configure(management_reviews::configure)
                 // Section: checkpoints and proofs.
+                .configure(checkpoints::configure)
                 // Section: evidence pack.
                 .configure(evidence::configure)
                 // Section: changes between two points.

@@ -18,6 +18,8 @@ mod sled_storage;
 mod storage;
 mod writer;
 // Section: checkpoints and proofs.
+pub mod merkle_index;
+pub mod proofs;
 
 // Section: evidence pack.
 

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
+use crate::checkpoint::SignedCheckpoint;
 use crate::envelope::{Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark};
+use crate::merkle::Hash;
 use crate::storage::{CommitBatch, Storage};
 
 #[derive(Default)]
@@ -12,6 +14,9 @@ struct Tables {
     streams: BTreeMap<(TenantId, StreamRef), Vec<Position>>,
     idempotency: BTreeMap<(TenantId, String, String), IdempotencyRecord>,
     marks: BTreeMap<TenantId, VerifiedMark>,
+    merkle_nodes: BTreeMap<(TenantId, u8, u64), Hash>,
+    merkle_sizes: BTreeMap<TenantId, u64>,
+    checkpoints: BTreeMap<(TenantId, Position), SignedCheckpoint>,
 }
 
 #[derive(Default)]
@@ -99,5 +104,55 @@ impl Storage for MemoryStorage {
     fn set_verified_mark(&self, tenant: &TenantId, mark: &VerifiedMark) -> Result<(), StoreError> {
         self.tables_mut().marks.insert(tenant.clone(), mark.clone());
         Ok(())
+    }
+
+    fn merkle_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        Ok(self.tables().merkle_sizes.get(tenant).copied().unwrap_or(0))
+    }
+
+    fn merkle_node(&self, tenant: &TenantId, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        Ok(self.tables().merkle_nodes.get(&(tenant.clone(), level, index)).copied())
+    }
+
+    fn put_merkle_nodes(&self, tenant: &TenantId, nodes: &[(u8, u64, Hash)], size: u64) -> Result<(), StoreError> {
+        let mut tables = self.tables_mut();
+        for (level, index, hash) in nodes {
+            tables.merkle_nodes.insert((tenant.clone(), *level, *index), *hash);
+        }
+        tables.merkle_sizes.insert(tenant.clone(), size);
+        Ok(())
+    }
+
+    fn put_checkpoint(&self, tenant: &TenantId, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        self.tables_mut().checkpoints.insert((tenant.clone(), checkpoint.body.position), checkpoint.clone());
+        Ok(())
+    }
+
+    fn checkpoint(&self, tenant: &TenantId, position: Position) -> Result<Option<SignedCheckpoint>, StoreError> {
+        Ok(self.tables().checkpoints.get(&(tenant.clone(), position)).cloned())
+    }
+
+    fn checkpoints_after(
+        &self,
+        tenant: &TenantId,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        let tables = self.tables();
+        Ok(tables
+            .checkpoints
+            .range((tenant.clone(), after.saturating_add(1))..=(tenant.clone(), Position::MAX))
+            .take(limit)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    fn last_checkpoint(&self, tenant: &TenantId) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let tables = self.tables();
+        Ok(tables
+            .checkpoints
+            .range((tenant.clone(), 0)..=(tenant.clone(), Position::MAX))
+            .next_back()
+            .map(|(_, c)| c.clone()))
     }
 }

@@ -13,12 +13,21 @@
 //! | `N` | tenant | empty (tenant registry) |
 //! | `I` | tenant, actor, idempotency key | idempotency record JSON |
 //! | `V` | tenant | verified mark JSON |
+//! | `M` | tenant, level (one byte), index | Merkle subtree root, 32 bytes (derived, see `merkle_index`) |
+//! | `L` | tenant | leaves the Merkle index covers (derived) |
+//! | `C` | tenant, position | signed checkpoint JSON |
+//!
+//! The Merkle index (`M`, `L`) is derived data: it is not in the hash chain, is written without
+//! its own fsync, and is rebuilt from the events when missing. Checkpoints (`C`) are not derived
+//! (each carries its own signature and time) and are made durable before they are served.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::checkpoint::SignedCheckpoint;
 use crate::envelope::{Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark};
+use crate::merkle::Hash;
 use crate::storage::{CommitBatch, Storage};
 
 const EVENT: u8 = b'E';
@@ -26,6 +35,9 @@ const STREAM: u8 = b'S';
 const TENANT: u8 = b'N';
 const IDEMPOTENCY: u8 = b'I';
 const VERIFIED: u8 = b'V';
+const MERKLE_NODE: u8 = b'M';
+const MERKLE_SIZE: u8 = b'L';
+const CHECKPOINT: u8 = b'C';
 
 pub struct SledStorage {
     db: sled::Db,
@@ -68,6 +80,14 @@ impl Key {
         self.0.extend_from_slice(&n.to_be_bytes());
         self
     }
+    fn byte(mut self, b: u8) -> Self {
+        self.0.push(b);
+        self
+    }
+}
+
+fn merkle_node_key(tenant: &TenantId, level: u8, index: u64) -> Vec<u8> {
+    Key::new(MERKLE_NODE).part(tenant.as_str()).byte(level).number(index).0
 }
 
 fn stream_prefix(tenant: &TenantId, stream: &StreamRef) -> Key {
@@ -263,5 +283,62 @@ impl Storage for SledStorage {
         let bytes = serde_json::to_vec(mark).map_err(io)?;
         self.db.insert(Key::new(VERIFIED).part(tenant.as_str()).0, bytes).map_err(io)?;
         self.make_durable()
+    }
+
+    fn merkle_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        match self.db.get(Key::new(MERKLE_SIZE).part(tenant.as_str()).0).map_err(io)? {
+            Some(bytes) => trailing_number(&bytes),
+            None => Ok(0),
+        }
+    }
+
+    fn merkle_node(&self, tenant: &TenantId, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        match self.db.get(merkle_node_key(tenant, level, index)).map_err(io)? {
+            Some(bytes) => Ok(Some(
+                bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt("a Merkle node is not 32 bytes".into()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn put_merkle_nodes(&self, tenant: &TenantId, nodes: &[(u8, u64, Hash)], size: u64) -> Result<(), StoreError> {
+        let mut write = sled::Batch::default();
+        for (level, index, hash) in nodes {
+            write.insert(merkle_node_key(tenant, *level, *index), &hash[..]);
+        }
+        write.insert(Key::new(MERKLE_SIZE).part(tenant.as_str()).0, &size.to_be_bytes()[..]);
+        self.db.apply_batch(write).map_err(io)
+    }
+
+    fn put_checkpoint(&self, tenant: &TenantId, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(checkpoint).map_err(io)?;
+        let key = Key::new(CHECKPOINT).part(tenant.as_str()).number(checkpoint.body.position).0;
+        self.db.insert(key, bytes).map_err(io)?;
+        self.make_durable()
+    }
+
+    fn checkpoint(&self, tenant: &TenantId, position: Position) -> Result<Option<SignedCheckpoint>, StoreError> {
+        match self.db.get(Key::new(CHECKPOINT).part(tenant.as_str()).number(position).0).map_err(io)? {
+            Some(bytes) => Ok(Some(decode("checkpoint", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn checkpoints_after(
+        &self,
+        tenant: &TenantId,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        let start = Key::new(CHECKPOINT).part(tenant.as_str()).number(after.saturating_add(1)).0;
+        let end = Key::new(CHECKPOINT).part(tenant.as_str()).number(Position::MAX).0;
+        self.db.range(start..=end).take(limit).map(|entry| decode("checkpoint", &entry.map_err(io)?.1)).collect()
+    }
+
+    fn last_checkpoint(&self, tenant: &TenantId) -> Result<Option<SignedCheckpoint>, StoreError> {
+        match self.db.scan_prefix(Key::new(CHECKPOINT).part(tenant.as_str()).0).next_back() {
+            Some(entry) => Ok(Some(decode("checkpoint", &entry.map_err(io)?.1)?)),
+            None => Ok(None),
+        }
     }
 }

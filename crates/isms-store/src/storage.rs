@@ -1,6 +1,8 @@
 //! The backend seam under the group-commit writer: plain reads and one atomic, durable write.
 
+use crate::checkpoint::SignedCheckpoint;
 use crate::envelope::{Envelope, IdempotencyRecord, Position, StoreError, StreamRef, TenantId, VerifiedMark};
+use crate::merkle::Hash;
 
 /// Everything one group commit writes, as a unit: all of it becomes durable or none of it.
 #[derive(Debug, Default)]
@@ -27,4 +29,24 @@ pub trait Storage: Send + Sync + 'static {
     fn idempotency(&self, tenant: &TenantId, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
     fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError>;
     fn set_verified_mark(&self, tenant: &TenantId, mark: &VerifiedMark) -> Result<(), StoreError>;
+
+    // The Merkle index (derived from the events, see `crate::merkle_index`) and signed checkpoints.
+    /// How many leaves (events from position 1) the tenant's Merkle index covers.
+    fn merkle_size(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+    /// The stored root of the aligned subtree `index` at `level` (1 or more).
+    fn merkle_node(&self, tenant: &TenantId, level: u8, index: u64) -> Result<Option<Hash>, StoreError>;
+    /// Adds `(level, index, root)` nodes and sets the covered size, atomically. Not made durable:
+    /// the index is derived data, and what a crash loses is rebuilt from the events.
+    fn put_merkle_nodes(&self, tenant: &TenantId, nodes: &[(u8, u64, Hash)], size: u64) -> Result<(), StoreError>;
+    /// Stores a signed checkpoint under its tenant and position, durably.
+    fn put_checkpoint(&self, tenant: &TenantId, checkpoint: &SignedCheckpoint) -> Result<(), StoreError>;
+    fn checkpoint(&self, tenant: &TenantId, position: Position) -> Result<Option<SignedCheckpoint>, StoreError>;
+    /// Up to `limit` checkpoints with position greater than `after`, in position order.
+    fn checkpoints_after(
+        &self,
+        tenant: &TenantId,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError>;
+    fn last_checkpoint(&self, tenant: &TenantId) -> Result<Option<SignedCheckpoint>, StoreError>;
 }

@@ -13,6 +13,7 @@ use actix_web::{web, HttpServer};
 use anyhow::Context;
 use isms_api::{Authenticator, ServerState};
 use isms_app::{Ledger, LiveProjections};
+use isms_store::proofs::{spawn_automatic_checkpoints, Checkpoints};
 use isms_store::{chain, ChainError, EventStore, GroupCommitStore, SledStorage, Storage, StoreError, WriterConfig};
 
 /// The issuer and audience of locally minted tokens, unless configured otherwise.
@@ -52,6 +53,8 @@ pub struct ServeConfig {
     /// How often new events are verified in the background (and the verified mark advanced),
     /// so the next start-up only checks what is newer. Zero turns it off.
     pub verify_interval: std::time::Duration,
+    /// When checkpoints are signed without being asked for (every K events, every T when the log grew).
+    pub checkpoints: isms_store::proofs::CheckpointPolicy,
 }
 
 /// Why the service could not start.
@@ -197,17 +200,22 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         .map_err(|e| StartError::Other(anyhow::anyhow!("rebuilding projections: {e}")))?;
     tracing::info!(events = applied, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
     let event_store: Arc<dyn EventStore> = store.clone();
+    let checkpoint_key = secret::checkpoint_key(&config.data_dir).map_err(StartError::Other)?;
+    let checkpoints = Arc::new(Checkpoints::new(event_store.clone(), store.storage().clone(), checkpoint_key.clone()));
     let state = ServerState {
         ledger: web::Data::new(Ledger::new(event_store, projections.clone())),
         authenticator: web::Data::new(authenticator),
-        checkpoint_key: web::Data::new(secret::checkpoint_key(&config.data_dir).map_err(StartError::Other)?),
+        checkpoint_key: web::Data::new(checkpoint_key),
     };
     spawn_background_verifier(Arc::downgrade(&store), config.verify_interval);
+    spawn_automatic_checkpoints(Arc::downgrade(&checkpoints), config.checkpoints.clone());
+    let checkpoints = web::Data::from(checkpoints);
     let listener = TcpListener::bind(&config.bind)
         .with_context(|| format!("cannot listen on {}", config.bind))
         .map_err(StartError::Other)?;
     let address = listener.local_addr().map_err(|e| StartError::Other(e.into()))?;
-    let mut server = HttpServer::new(move || isms_api::app(Some(state.clone())).0).shutdown_timeout(30);
+    let mut server = HttpServer::new(move || isms_api::app(Some(state.clone())).0.app_data(checkpoints.clone()))
+        .shutdown_timeout(30);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }

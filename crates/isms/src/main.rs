@@ -5,6 +5,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod verify_proof;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -51,6 +53,12 @@ enum Command {
         /// Seconds between background verifications of new events (0 = only at start and stop).
         #[arg(long, env = "ISMS_VERIFY_INTERVAL_SECS", default_value_t = 60)]
         verify_interval_secs: u64,
+        /// Sign a checkpoint of a tenant's log when this many events were added since its last one (0 = never).
+        #[arg(long, env = "ISMS_CHECKPOINT_EVERY_EVENTS", default_value_t = 10_000)]
+        checkpoint_every_events: u64,
+        /// Sign a checkpoint when the log grew and this many seconds passed since the last one (0 = never).
+        #[arg(long, env = "ISMS_CHECKPOINT_INTERVAL_SECS", default_value_t = 3600)]
+        checkpoint_interval_secs: u64,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -88,6 +96,9 @@ enum Command {
         #[arg(long)]
         public_key: Option<String>,
     },
+    /// Verify signed checkpoints and Merkle proofs offline (no server, no data directory).
+    /// Exits 0 when everything verifies, 1 naming what failed, 2 when an input cannot be read.
+    VerifyProof(verify_proof::Args),
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -132,6 +143,8 @@ fn main() -> ExitCode {
             jwt_jwks_file,
             workers,
             verify_interval_secs,
+            checkpoint_every_events,
+            checkpoint_interval_secs,
         } => {
             let verification = match (jwt_public_key_file, jwt_jwks_file) {
                 (Some(pem_file), _) => match jwt_algorithm.as_str() {
@@ -153,6 +166,10 @@ fn main() -> ExitCode {
                 verification,
                 workers,
                 verify_interval: std::time::Duration::from_secs(verify_interval_secs),
+                checkpoints: isms_store::proofs::CheckpointPolicy {
+                    every_events: checkpoint_every_events,
+                    interval: std::time::Duration::from_secs(checkpoint_interval_secs),
+                },
             };
             serve(config)
         }
@@ -161,6 +178,7 @@ fn main() -> ExitCode {
         }
         Command::Verify { data_dir } => verify(&data_dir),
         Command::VerifyPack { file, public_key } => verify_pack(&file, public_key.as_deref()),
+        Command::VerifyProof(args) => verify_proof::run(&args),
         Command::Openapi => {
             println!("{}", isms_api::openapi_json());
             0
