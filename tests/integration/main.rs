@@ -40,6 +40,7 @@ mod traceability;
 // Section: evidence pack.
 
 // Section: changes between two points.
+mod changes;
 
 // Section: bitemporal facts and the audit trail.
 

@@ -47,6 +47,7 @@ mod negotiation;
 // Section: evidence pack.
 
 // Section: changes between two points.
+mod changes;
 
 // Section: bitemporal facts and the audit trail.
 
@@ -132,6 +133,9 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "management-reviews", description = "Management review (9.3): inputs prefilled from the registers, decisions and actions"),
         (name = "reports", description = "Reports for certification: heat map, Statement of Applicability, traceability, readiness, dashboard"),
 
+        // Section: changes between two points.
+        (name = "changes", description = "What was added, changed (field by field) and removed in each register between two points of the log"),
+
         (name = "audit", description = "Audit trail, event feed and chain integrity")
     )
 )]
@@ -196,6 +200,7 @@ pub fn app(
                 // Section: checkpoints and proofs.
                 // Section: evidence pack.
                 // Section: changes between two points.
+                .configure(changes::configure)
                 // Section: bitemporal facts and the audit trail.
                 .configure(log::configure),
         )
