@@ -42,6 +42,7 @@ mod checkpoints;
 mod evidence_pack;
 
 // Section: changes between two points.
+mod changes;
 
 // Section: bitemporal facts and the audit trail.
 mod audit_trail;

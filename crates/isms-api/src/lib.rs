@@ -49,6 +49,7 @@ mod checkpoints;
 mod evidence;
 
 // Section: changes between two points.
+mod changes;
 
 // Section: bitemporal facts and the audit trail.
 mod privacy;
@@ -138,6 +139,8 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "evidence", description = "Evidence packs: the log, registers and reports in one signed archive, verifiable offline"),
         // Section: checkpoints and proofs.
         (name = "checkpoints", description = "Signed checkpoints of the log, the public key, Merkle inclusion and consistency proofs"),
+        // Section: changes between two points.
+        (name = "changes", description = "What was added, changed (field by field) and removed in each register between two points of the log"),
 
         (name = "audit", description = "Audit trail, event feed and chain integrity")
     )
@@ -205,6 +208,7 @@ pub fn app(
                 // Section: evidence pack.
                 .configure(evidence::configure)
                 // Section: changes between two points.
+                .configure(changes::configure)
                 // Section: bitemporal facts and the audit trail.
                 .configure(log::configure),
         )

@@ -6,11 +6,13 @@
 //! up to a position.
 #![forbid(unsafe_code)]
 
+mod changes;
 mod commands;
 mod live;
 mod privacy;
 mod reads;
 
+pub use changes::ChangePoint;
 pub use commands::{to_new_event, CommandContext, CommandOutcome, CommandResult, Creation, IdempotencyInput};
 pub use live::LiveProjections;
 pub use privacy::PersonalDataReadContext;

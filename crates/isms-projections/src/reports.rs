@@ -2,6 +2,7 @@
 //! [`Registers`] and the date it is read for, so a report as of any point is the same
 //! function over the registers replayed to that point.
 
+pub mod changes;
 pub mod dashboard;
 pub mod heat_map;
 pub mod readiness;
