@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use chrono::{NaiveDate, Utc};
+use ed25519_dalek::SigningKey;
 use isms_app::{to_new_event, Ledger, LiveProjections, ReadPoint};
 use isms_domain::criteria::{RiskCriteria, VersionedCriteria};
 use isms_domain::metrics::{Frequency, Metric, MetricDefinition, MetricEvent, RecordMeasurement, TargetDirection};
@@ -22,6 +23,7 @@ use isms_domain::risk::{
 };
 use isms_domain::values::ControlRef;
 use isms_domain::{Actor, Aggregate};
+use isms_store::proofs::Checkpoints;
 use isms_store::{
     chain, AppendRequest, CommandMeta, CommitListener, Envelope, EventStore, ExpectedVersion, GroupCommitStore,
     NewEvent, SledStorage, Storage, StreamRef, TenantId, WriterConfig,
@@ -37,6 +39,29 @@ const TARGET_TIME_TRAVEL_P50_MS: f64 = 50.0;
 const TARGET_TIME_TRAVEL_P99_MS: f64 = 200.0;
 /// Time-travel reads measured: enough for a stable p99.
 const TIME_TRAVEL_READS: usize = 600;
+
+struct ReportTimes {
+    first_s: f64,
+    again_ms: f64,
+    later_s: f64,
+}
+
+/// Reports need every register at the point read: the first read replays the log up to it.
+fn measure_reports_as_of(ledger: &Ledger, tenant: &TenantId, head: u64) -> anyhow::Result<ReportTimes> {
+    let dashboard = |position: u64| -> anyhow::Result<f64> {
+        let started = Instant::now();
+        ledger
+            .with_registers(tenant, ReadPoint::Position(position), |registers, resolved| {
+                isms_projections::reports::dashboard::dashboard(registers, resolved.reading_date())
+            })
+            .map_err(|e| anyhow::anyhow!("report read failed: {e}"))?;
+        Ok(started.elapsed().as_secs_f64())
+    };
+    let first_s = dashboard(head / 2)?;
+    let again_ms = dashboard(head / 2)? * 1000.0;
+    let later_s = dashboard(head / 4 * 3)?;
+    Ok(ReportTimes { first_s, again_ms, later_s })
+}
 
 /// Reads the first page of a register as of random points of the log: half by position, half
 /// by instant (which adds the lookup of the position at that instant).
@@ -109,6 +134,14 @@ struct RebuildResult {
     /// First pages (50 records) of the risk, nonconformity and metric registers, in turn, as of
     /// random positions and instants of the log, through the same `Ledger::page` the API uses.
     time_travel: LatencySummary,
+    /// The dashboard as of the middle of the log (a replay), at the same point again (the kept
+    /// replay), and as of three quarters (continuing the kept replay).
+    report_as_of_first_s: f64,
+    report_as_of_again_ms: f64,
+    report_as_of_later_s: f64,
+    /// Signing the first checkpoint of the log: the Merkle index of every event is built.
+    first_checkpoint_s: f64,
+    inclusion_proof_ms: f64,
     targets: Vec<Target>,
     host: Host,
 }
@@ -341,7 +374,8 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     store.shutdown();
     drop(store);
 
-    let store = reopen()?;
+    let reopened_storage: Arc<dyn Storage> = Arc::new(SledStorage::open(dir.path())?);
+    let store = Arc::new(GroupCommitStore::start(reopened_storage.clone(), Arc::new(Ignore), WriterConfig::default())?);
     let projections = Arc::new(LiveProjections::new());
     let started = Instant::now();
     let applied = projections.rebuild(store.as_ref()).map_err(|e| anyhow::anyhow!("rebuild failed: {e}"))?;
@@ -361,6 +395,25 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let ledger = Ledger::new(event_store, projections.clone());
     let time_travel = measure_time_travel(&ledger, store.as_ref(), &tenant, events)?;
     time_travel.print("register page as of a random point");
+    let reports = measure_reports_as_of(&ledger, &tenant, events)?;
+    println!(
+        "  dashboard as of the middle of the log: {:.3} s (replay), again {:.3} ms (kept replay), \
+         three quarters in {:.3} s (continued)",
+        reports.first_s, reports.again_ms, reports.later_s
+    );
+    let started = Instant::now();
+    let checkpoints = Checkpoints::new(store.clone(), reopened_storage.clone(), SigningKey::from_bytes(&[7; 32]));
+    checkpoints.take(&tenant)?.context("a checkpoint of a non-empty log")?;
+    let first_checkpoint_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let proof = checkpoints.latest(&tenant)?.context("the checkpoint just taken")?;
+    let proof = checkpoints.inclusion(&proof, events / 2)?;
+    let inclusion_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "  first checkpoint (Merkle index of every event): {first_checkpoint_s:.3} s; an inclusion proof then: \
+         {inclusion_ms:.3} ms ({} hashes)",
+        proof.proof.len()
+    );
     store.shutdown();
     let result = RebuildResult {
         bench: "rebuild",
@@ -386,6 +439,11 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
             ),
         ],
         time_travel,
+        report_as_of_first_s: round3(reports.first_s),
+        report_as_of_again_ms: round3(reports.again_ms),
+        report_as_of_later_s: round3(reports.later_s),
+        first_checkpoint_s: round3(first_checkpoint_s),
+        inclusion_proof_ms: round3(inclusion_ms),
         host: Host::current(),
     };
     for target in &result.targets {
