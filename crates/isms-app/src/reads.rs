@@ -250,13 +250,26 @@ impl Ledger {
     /// The registers as of `position`: the last replay when it is at that position, that replay
     /// continued when it is earlier, a replay from position 1 otherwise.
     fn replayed(&self, tenant: &TenantId, position: Position) -> Result<Arc<Registers>, AppError> {
-        let last = self.last_replay.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let registers = match last {
-            Some((cached, registers)) if cached == *tenant && registers.position == position => return Ok(registers),
-            Some((cached, registers)) if cached == *tenant && registers.position < position => {
-                replay_onto(self.store.as_ref(), tenant, (*registers).clone(), position)?
+        let mut cache = self.last_replay.lock().unwrap_or_else(|p| p.into_inner());
+        let registers = match cache.take() {
+            Some((cached, registers)) if cached == *tenant && registers.position == position => {
+                *cache = Some((cached, registers.clone()));
+                return Ok(registers);
             }
-            _ => replay(self.store.as_ref(), tenant, position)?,
+            // Continuing moves the kept registers forward without copying them; a deep copy of
+            // a large tenant's registers costs more than replaying from position 1. Still in use
+            // by a concurrent read, they are left to it.
+            Some((cached, registers)) if cached == *tenant && registers.position < position => {
+                drop(cache);
+                match Arc::try_unwrap(registers) {
+                    Ok(owned) => replay_onto(self.store.as_ref(), tenant, owned, position)?,
+                    Err(_) => replay(self.store.as_ref(), tenant, position)?,
+                }
+            }
+            _ => {
+                drop(cache);
+                replay(self.store.as_ref(), tenant, position)?
+            }
         };
         let registers = Arc::new(registers);
         *self.last_replay.lock().unwrap_or_else(|p| p.into_inner()) = Some((tenant.clone(), registers.clone()));
