@@ -53,9 +53,8 @@ pub struct Ledger {
     projections: Arc<LiveProjections>,
     /// Idempotency keys whose first request is still running: (tenant, actor, key).
     in_flight: Mutex<HashSet<(TenantId, String, String)>>,
-    /// The last registers replayed for a read as of an earlier point. Auditors read several
-    /// reports as of the same date, or walk forward through dates: the same point is then
-    /// served at once and a later one continues from here instead of from position 1.
+    /// The last registers replayed for a read as of an earlier point: auditors read several
+    /// reports as of the same date, which then costs one replay.
     last_replay: Mutex<Option<(TenantId, Arc<isms_projections::Registers>)>>,
 }
 

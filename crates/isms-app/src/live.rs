@@ -54,23 +54,10 @@ impl LiveProjections {
 /// alternate chunks of positions in parallel while this thread folds the chunks in order.
 /// Each reader's queue is short, so memory stays bounded whatever the log's size.
 pub(crate) fn replay(store: &dyn EventStore, tenant: &TenantId, up_to: u64) -> Result<Registers, crate::AppError> {
-    replay_onto(store, tenant, Registers::default(), up_to)
-}
-
-/// Continues `registers` (the state after the events up to its `position`) to `up_to`.
-pub(crate) fn replay_onto(
-    store: &dyn EventStore,
-    tenant: &TenantId,
-    mut registers: Registers,
-    up_to: u64,
-) -> Result<Registers, crate::AppError> {
     const CHUNK: u64 = isms_store::READ_CHUNK as u64;
-    let start = registers.position;
     let end = up_to.min(store.head(tenant)?.position);
-    if end <= start {
-        return Ok(registers);
-    }
-    let chunks = (end - start).div_ceil(CHUNK);
+    let chunks = end.div_ceil(CHUNK);
+    let mut registers = Registers::default();
     let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4) as u64;
     std::thread::scope(|scope| {
         let mut queues = Vec::new();
@@ -79,7 +66,7 @@ pub(crate) fn replay_onto(
             queues.push(queue);
             scope.spawn(move || {
                 for chunk in (reader..chunks).step_by(readers as usize) {
-                    let after = start + chunk * CHUNK;
+                    let after = chunk * CHUNK;
                     let limit = usize::try_from(CHUNK.min(end - after)).unwrap_or(usize::MAX);
                     let events = store.read_all(tenant, after, limit);
                     let failed = events.is_err();

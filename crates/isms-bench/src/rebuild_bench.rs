@@ -135,7 +135,7 @@ struct RebuildResult {
     /// random positions and instants of the log, through the same `Ledger::page` the API uses.
     time_travel: LatencySummary,
     /// The dashboard as of the middle of the log (a replay), at the same point again (the kept
-    /// replay), and as of three quarters (continuing the kept replay).
+    /// replay), and as of three quarters (another replay).
     report_as_of_first_s: f64,
     report_as_of_again_ms: f64,
     report_as_of_later_s: f64,
@@ -398,7 +398,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let reports = measure_reports_as_of(&ledger, &tenant, events)?;
     println!(
         "  dashboard as of the middle of the log: {:.3} s (replay), again {:.3} ms (kept replay), \
-         three quarters in {:.3} s (continued)",
+         three quarters in {:.3} s (replay)",
         reports.first_s, reports.again_ms, reports.later_s
     );
     let started = Instant::now();
