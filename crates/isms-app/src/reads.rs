@@ -187,6 +187,29 @@ impl Ledger {
             point => (self.resolve(tenant, point)?, true),
         };
         let today = resolved.reading_date();
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        if !travelling {
+            // The live state needs no store read: the page is rendered under the read lock,
+            // without copying the entries it skips.
+            let registers = live.read().unwrap_or_else(|p| p.into_inner());
+            let mut items = Vec::new();
+            for (id, entry) in R::register(&registers).range((start, Bound::Unbounded)) {
+                if !R::exists(&entry.state) {
+                    continue;
+                }
+                let record = R::record(entry, today);
+                if keep(entry, &record) {
+                    if items.len() == limit {
+                        let next_after = items.last().map(|(id, _): &(Uuid, _)| *id);
+                        let items = items.into_iter().map(|(_, r)| r).collect();
+                        return Ok(RegisterPage { items, next_after, resolved });
+                    }
+                    items.push((*id, record));
+                }
+            }
+            let items = items.into_iter().map(|(_, r)| r).collect();
+            return Ok(RegisterPage { items, next_after: None, resolved });
+        }
         let mut items: Vec<(Uuid, R::Record)> = Vec::new();
         let mut cursor = after;
         loop {
@@ -201,7 +224,7 @@ impl Ledger {
                         break;
                     }
                     cursor = Some(*id);
-                    if !travelling || entry.position <= resolved.position {
+                    if entry.position <= resolved.position {
                         candidates.push(Candidate::Unchanged(entry.clone()));
                     } else if entry.first_position <= resolved.position {
                         candidates.push(Candidate::Changed(*id));

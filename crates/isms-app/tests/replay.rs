@@ -317,6 +317,28 @@ fn pages_equal_replays<R: Register>(
             assert_eq!(paged, expected, "{} as of position {position}, pages of {limit}", R::NOUN);
         }
     }
+    // The live state, paged under the lock, is the state as of the head.
+    for limit in [1, 3, 500] {
+        let (mut live, mut at_head, mut after) = (Vec::new(), Vec::new(), None);
+        loop {
+            let page = ledger.page::<R>(tenant, ReadPoint::Latest, after, limit, |_, _| true).unwrap();
+            live.extend(page.items);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        after = None;
+        loop {
+            let page = ledger.page::<R>(tenant, ReadPoint::Position(head), after, limit, |_, _| true).unwrap();
+            at_head.extend(page.items);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(live.len(), at_head.len(), "{}: the live register has the records of the head", R::NOUN);
+    }
 }
 
 proptest! {
