@@ -290,3 +290,18 @@ async fn checkpoints_are_taken_when_the_interval_passed_and_the_log_grew() {
     let checkpoint = wait_for_checkpoint(&app, &token, |_| true).await;
     assert_eq!(checkpoint["position"], 1);
 }
+
+#[tokio::test]
+async fn the_operator_prints_the_public_key_the_server_serves() {
+    let app = TestApp::spawn().await;
+    let served = app.get(&app.token("auditor", "acme", "audit:read"), "/api/v1/public-key").await.expect(200);
+    // While the server runs: the key file is read, the event log is not opened.
+    let output = Command::new(BIN).args(["public-key", "--data-dir"]).arg(app.dir.path()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, served.body);
+    let empty = tempfile::tempdir().unwrap();
+    let missing = Command::new(BIN).args(["public-key", "--data-dir"]).arg(empty.path()).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no checkpoint key"));
+}

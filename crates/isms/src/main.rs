@@ -85,6 +85,13 @@ enum Command {
         #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Print the public key that signs checkpoints and evidence packs (the JSON that
+    /// `GET /api/v1/public-key` serves), for the operator to hand to auditors through another
+    /// channel than the server. Works while `serve` runs.
+    PublicKey {
+        #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
     /// Verify an evidence pack offline: file hashes, signatures, hash chain, Merkle root, and the
     /// registers and reports re-projected from its events. Exits 3 naming what failed.
     VerifyPack {
@@ -177,6 +184,7 @@ fn main() -> ExitCode {
             report(token(&data_dir, sub, tenant, scope, &ttl, issuer, audience))
         }
         Command::Verify { data_dir } => verify(&data_dir),
+        Command::PublicKey { data_dir } => public_key(&data_dir),
         Command::VerifyPack { file, public_key } => verify_pack(&file, public_key.as_deref()),
         Command::VerifyProof(args) => verify_proof::run(&args),
         Command::Openapi => {
@@ -251,6 +259,30 @@ fn token(
     };
     println!("{}", isms_api::mint_hs256(&secret, &claims).map_err(anyhow::Error::msg)?);
     Ok(())
+}
+
+fn public_key(data_dir: &std::path::Path) -> i32 {
+    if !isms::secret::checkpoint_key_path(data_dir).exists() {
+        eprintln!("error: there is no checkpoint key in {} (the first `isms serve` creates it)", data_dir.display());
+        return exit_code::USAGE;
+    }
+    match isms::secret::checkpoint_key(data_dir) {
+        Ok(key) => {
+            let key = key.verifying_key();
+            let document = serde_json::json!({
+                "key_id": isms_store::checkpoint::key_id(&key),
+                "algorithm": "Ed25519",
+                "public_key": isms_store::proofs::public_key_base64(&key),
+                "public_key_pem": isms_store::proofs::public_key_pem(&key),
+            });
+            println!("{document:#}");
+            0
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            1
+        }
+    }
 }
 
 fn verify(data_dir: &std::path::Path) -> i32 {
