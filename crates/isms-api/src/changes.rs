@@ -11,7 +11,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuditScope, Authorized};
 use crate::problem::{ApiError, ReadProblems};
-use crate::responses::reading_date;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(changes);
@@ -85,7 +84,7 @@ fn resolve(ledger: &Ledger, tenant: &TenantId, name: &str, point: ReadPoint) -> 
 }
 
 fn view(resolved: &Resolved) -> ChangePointView {
-    ChangePointView { as_of: resolved.as_of, position: resolved.position, read_on: reading_date(resolved) }
+    ChangePointView { as_of: resolved.as_of, position: resolved.position, read_on: resolved.reading_date() }
 }
 
 /// Read what changed between two points
@@ -140,8 +139,8 @@ pub async fn changes(
         ));
     }
     let points = (
-        ChangePoint { position: from.position, read_on: reading_date(&from) },
-        ChangePoint { position: to.position, read_on: reading_date(&to) },
+        ChangePoint { position: from.position, read_on: from.reading_date() },
+        ChangePoint { position: to.position, read_on: to.reading_date() },
     );
     // Reading the registers at `to` may replay the log: off the HTTP worker thread.
     let reader = ledger.clone();

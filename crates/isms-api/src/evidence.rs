@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::auth::{AuditScope, Authorized};
 use crate::problem::{ApiError, ReadProblems};
 use crate::request::TimeTravel;
-use crate::responses::{reading_date, POSITION_HEADER};
+use crate::responses::POSITION_HEADER;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(evidence_pack);
@@ -73,7 +73,7 @@ pub async fn evidence_pack(
             tenant: tenant.as_str(),
             events: &events,
             as_of: resolved.as_of,
-            read_date: reading_date(&resolved),
+            read_date: resolved.reading_date(),
             generated_at: Utc::now(),
         };
         let archive = isms_evidence::build(&pack, &key)

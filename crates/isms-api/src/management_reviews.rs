@@ -22,7 +22,6 @@ use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
 use crate::register::{list_records, run, stream_id, ListParams};
 use crate::request::{command_context, read_registers, record_id, CommandBody, CommandGuards, TimeTravel};
-use crate::responses::reading_date;
 use isms_projections::Register;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -273,7 +272,7 @@ async fn drafts_for(
     let (page, _) = read_registers(ledger, principal.tenant.clone(), point, move |registers, resolved| {
         let entry = registers.management_reviews.get(&review_id).filter(|e| e.state.exists())?;
         let period_start_on = entry.state.schedule.as_ref().map_or(NaiveDate::MIN, |s| s.period_start_on);
-        let period_end_on = reading_date(resolved);
+        let period_end_on = resolved.reading_date();
         Some(InputDraftPage {
             review_id,
             period_start_on,

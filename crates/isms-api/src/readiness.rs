@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use crate::auth::{Authorized, ReadScope};
 use crate::problem::{ApiError, ReadProblems};
 use crate::request::{read_registers, TimeTravel};
-use crate::responses::reading_date;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(get_readiness);
@@ -47,7 +46,7 @@ pub async fn get_readiness(
 ) -> Result<HttpResponse, ApiError> {
     let point = travel.point(&request, &auth.principal)?;
     let (readiness, resolved) = read_registers(ledger, auth.principal.tenant.clone(), point, |registers, resolved| {
-        readiness(registers, reading_date(resolved))
+        readiness(registers, resolved.reading_date())
     })
     .await?;
     Ok(HttpResponse::Ok().json(ReadinessReport { readiness, as_of: resolved.as_of, position: resolved.position }))

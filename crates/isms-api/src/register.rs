@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::request::{encode_cursor, record_id, ListWindow, TimeTravel};
-use crate::responses::{command_response, reading_date, record_response};
+use crate::responses::{command_response, record_response};
 
 /// Runs a command on one record and answers with the record as the command left it
 /// (201 with `Location` for a new record).
@@ -49,7 +49,7 @@ pub(crate) fn read_one<R: Register>(
     let entry = entry
         .filter(|e| R::exists(&e.state))
         .ok_or_else(|| ApiError::not_found(format!("no {} with id {id}", R::NOUN)))?;
-    Ok(record_response(&R::record(&entry, reading_date(&resolved)), entry.version, &resolved))
+    Ok(record_response(&R::record(&entry, resolved.reading_date()), entry.version, &resolved))
 }
 
 /// A record's events as of the requested point.

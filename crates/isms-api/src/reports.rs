@@ -16,7 +16,6 @@ use crate::csv::csv_response;
 use crate::negotiation::{negotiate, CSV, JSON, SVG};
 use crate::problem::{ApiError, ReadProblems};
 use crate::request::{read_registers, TimeTravel};
-use crate::responses::reading_date;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(risk_heat_map).service(get_dashboard).service(traceability);
@@ -91,7 +90,7 @@ pub async fn get_dashboard(
 ) -> Result<HttpResponse, ApiError> {
     let point = travel.point(&request, &auth.principal)?;
     let (dashboard, resolved) = read_registers(ledger, auth.principal.tenant.clone(), point, |registers, resolved| {
-        dashboard(registers, reading_date(resolved))
+        dashboard(registers, resolved.reading_date())
     })
     .await?;
     Ok(HttpResponse::Ok().json(DashboardReport { dashboard, as_of: resolved.as_of, position: resolved.position }))

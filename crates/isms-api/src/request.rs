@@ -293,28 +293,6 @@ impl ListWindow {
         };
         Ok(Self { limit: page_limit(limit)?, point: travel.point(request, principal)?, after })
     }
-
-    /// Walks a register (keyed by UUIDv7, so in creation order) after the cursor, keeping the
-    /// records `view` returns, up to the limit. Returns them and the next page's cursor.
-    pub fn page<E, V>(
-        &self,
-        register: &std::collections::BTreeMap<Uuid, E>,
-        mut view: impl FnMut(&E) -> Option<V>,
-    ) -> (Vec<V>, Option<String>) {
-        use std::ops::Bound;
-        let start = self.after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut items = Vec::new();
-        let mut last = None;
-        for (id, entry) in register.range((start, Bound::Unbounded)) {
-            let Some(item) = view(entry) else { continue };
-            if items.len() == self.limit {
-                return (items, last.map(|id: Uuid| encode_cursor(&id.to_string())));
-            }
-            items.push(item);
-            last = Some(*id);
-        }
-        (items, None)
-    }
 }
 
 /// Runs a register read on the blocking pool: a read as of an earlier point replays the log,

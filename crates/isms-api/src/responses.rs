@@ -2,7 +2,6 @@
 
 use actix_web::http::header;
 use actix_web::HttpResponse;
-use chrono::NaiveDate;
 use isms_app::Resolved;
 use serde::Serialize;
 
@@ -45,9 +44,4 @@ pub fn record_response<V: Serialize>(record: &V, version: u64, resolved: &Resolv
         response.insert_header((AS_OF_HEADER, as_of.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
     }
     response.json(record)
-}
-
-/// The date derived facts (such as `overdue`) are computed for.
-pub fn reading_date(resolved: &Resolved) -> NaiveDate {
-    resolved.reading_date()
 }

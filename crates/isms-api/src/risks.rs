@@ -22,7 +22,7 @@ use crate::fields::{single_field, Fields};
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
 use crate::register::{ensure_exist, list_records, run, ListParams};
 use crate::request::{command_context, record_id, CommandBody, CommandGuards, TimeTravel};
-use crate::responses::{command_response, reading_date, record_response};
+use crate::responses::{command_response, record_response};
 use crate::HistoryPage;
 use isms_domain::context::ContextIssue;
 use isms_domain::risk::RiskSourcesLinked;
@@ -285,7 +285,7 @@ pub async fn get_risk(
     let (entry, resolved) = ledger.record::<Risk>(&auth.principal.tenant, &id, point)?;
     let entry =
         entry.filter(|e| e.state.exists()).ok_or_else(|| ApiError::not_found(format!("no risk with id {id}")))?;
-    Ok(record_response(&RiskRecord::from_entry(&entry, reading_date(&resolved)), entry.version, &resolved))
+    Ok(record_response(&RiskRecord::from_entry(&entry, resolved.reading_date()), entry.version, &resolved))
 }
 
 /// Read a risk's history

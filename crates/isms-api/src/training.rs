@@ -24,7 +24,6 @@ use crate::people::ensure_referenced;
 use crate::problem::{ApiError, CommandProblems, ReadProblems};
 use crate::register::{list_records, run, stream_id, ListParams};
 use crate::request::{command_context, read_registers, CommandBody, CommandGuards, TimeTravel};
-use crate::responses::reading_date;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -387,7 +386,7 @@ pub async fn awareness_report(
 ) -> Result<HttpResponse, ApiError> {
     let point = travel.point(&request, &auth.principal)?;
     let (report, resolved) = read_registers(ledger, auth.principal.tenant.clone(), point, |registers, resolved| {
-        registers.awareness_report(reading_date(resolved))
+        registers.awareness_report(resolved.reading_date())
     })
     .await?;
     Ok(HttpResponse::Ok().json(AwarenessReportResponse { report, as_of: resolved.as_of, position: resolved.position }))

@@ -4,29 +4,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use isms_domain::assets::Asset;
-use isms_domain::audits::{Audit, AuditProgramme};
-use isms_domain::certification::CertificationCycle;
-use isms_domain::context::ContextIssue;
-use isms_domain::documents::Document;
-use isms_domain::incidents::Incident;
-use isms_domain::management_review::ManagementReview;
-use isms_domain::metrics::Metric;
-use isms_domain::nonconformity::Nonconformity;
-use isms_domain::objectives::Objective;
-use isms_domain::operations::OperationalPlan;
-use isms_domain::parties::InterestedParty;
-use isms_domain::people::Person;
-use isms_domain::risk::Risk;
-use isms_domain::suppliers::Supplier;
-use isms_domain::training::TrainingCourse;
 use isms_projections::csv::{soa_csv, traceability_csv, write_csv};
 use isms_projections::reports::{dashboard, heat_map, readiness, traceability};
 use isms_projections::views::assets::ClassificationSchemeRecord;
 use isms_projections::views::scope::ScopeBody;
 use isms_projections::views::soa::{soa_records, soa_version};
 use isms_projections::views::RiskCriteriaRecord;
-use isms_projections::{Register, Registers};
+use isms_projections::{for_each_register, Register, RegisterVisitor, Registers};
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -80,6 +64,18 @@ struct Renderer<'a> {
     files: Rendered,
 }
 
+impl RegisterVisitor for Renderer<'_> {
+    fn visit<R: Register>(&mut self) {
+        let read_date = self.read_date;
+        let items: Vec<R::Record> = R::register(self.registers)
+            .values()
+            .filter(|entry| R::exists(&entry.state))
+            .map(|entry| R::record(entry, read_date))
+            .collect();
+        self.records(R::COLLECTION, items);
+    }
+}
+
 impl Renderer<'_> {
     fn at<T: Serialize>(&self, body: T) -> AtPoint<T> {
         AtPoint { body, as_of: self.registers.recorded_at, position: self.registers.position }
@@ -100,16 +96,6 @@ impl Renderer<'_> {
     }
 
     /// A register's live records as its list endpoint renders them, in id (creation) order.
-    fn register<R: Register>(&mut self) {
-        let read_date = self.read_date;
-        let items: Vec<R::Record> = R::register(self.registers)
-            .values()
-            .filter(|entry| R::exists(&entry.state))
-            .map(|entry| R::record(entry, read_date))
-            .collect();
-        self.records(R::COLLECTION, items);
-    }
-
     fn report<T: Serialize>(&mut self, name: &str, body: T) {
         let report = self.at(body);
         self.json(format!("reports/{name}.json"), &report);
@@ -120,23 +106,7 @@ impl Renderer<'_> {
 /// `overdue`) computed for `read_date`.
 pub fn render(registers: &Registers, read_date: NaiveDate) -> Rendered {
     let mut out = Renderer { registers, read_date, files: Rendered::new() };
-    out.register::<Risk>();
-    out.register::<Nonconformity>();
-    out.register::<ContextIssue>();
-    out.register::<InterestedParty>();
-    out.register::<Asset>();
-    out.register::<Objective>();
-    out.register::<OperationalPlan>();
-    out.register::<Metric>();
-    out.register::<AuditProgramme>();
-    out.register::<Audit>();
-    out.register::<Incident>();
-    out.register::<Document>();
-    out.register::<Person>();
-    out.register::<TrainingCourse>();
-    out.register::<Supplier>();
-    out.register::<CertificationCycle>();
-    out.register::<ManagementReview>();
+    for_each_register(&mut out);
     let scope: Vec<ScopeView> = registers
         .scope
         .current

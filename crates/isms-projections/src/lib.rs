@@ -12,5 +12,5 @@ mod registers;
 pub mod reports;
 pub mod views;
 
-pub use register::Register;
+pub use register::{for_each_register, Register, RegisterVisitor};
 pub use registers::{decode_event, Entry, ProjectionError, Registers};

@@ -325,6 +325,21 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn every_record_register_has_a_change_set() {
+        struct Names(Vec<&'static str>);
+        impl crate::RegisterVisitor for Names {
+            fn visit<R: Register>(&mut self) {
+                self.0.push(R::COLLECTION);
+            }
+        }
+        let mut names = Names(Vec::new());
+        crate::for_each_register(&mut names);
+        for name in names.0 {
+            assert!(register_kind(name).is_some(), "{name} is missing from REGISTERS");
+        }
+    }
+
     fn change(field: &str, old: Value, new: Value) -> FieldChange {
         FieldChange { field: field.to_owned(), old, new }
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{Register, Registers};
+use crate::{for_each_register, Register, RegisterVisitor, Registers};
 
 /// One register's counts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -72,30 +72,20 @@ fn statement_of_applicability(registers: &Registers) -> RegisterSummary {
 }
 
 pub fn dashboard(registers: &Registers, today: NaiveDate) -> Dashboard {
-    use isms_domain::{assets, audits, certification, context, documents, incidents, management_review, metrics};
-    use isms_domain::{nonconformity, objectives, operations, parties, people, risk, suppliers, training};
-    // In the order of the standard: context (4), planning (6), support (7), operation (8),
-    // performance evaluation (9), improvement (10).
-    let summaries = vec![
-        summarize::<context::ContextIssue>(registers, today),
-        summarize::<parties::InterestedParty>(registers, today),
-        summarize::<assets::Asset>(registers, today),
-        summarize::<risk::Risk>(registers, today),
-        summarize::<objectives::Objective>(registers, today),
-        summarize::<people::Person>(registers, today),
-        summarize::<training::TrainingCourse>(registers, today),
-        summarize::<documents::Document>(registers, today),
-        summarize::<operations::OperationalPlan>(registers, today),
-        summarize::<suppliers::Supplier>(registers, today),
-        summarize::<incidents::Incident>(registers, today),
-        summarize::<metrics::Metric>(registers, today),
-        summarize::<audits::AuditProgramme>(registers, today),
-        summarize::<audits::Audit>(registers, today),
-        summarize::<management_review::ManagementReview>(registers, today),
-        summarize::<nonconformity::Nonconformity>(registers, today),
-        summarize::<certification::CertificationCycle>(registers, today),
-        statement_of_applicability(registers),
-    ];
+    struct Summaries<'a> {
+        registers: &'a Registers,
+        today: NaiveDate,
+        summaries: Vec<RegisterSummary>,
+    }
+    impl RegisterVisitor for Summaries<'_> {
+        fn visit<R: Register>(&mut self) {
+            self.summaries.push(summarize::<R>(self.registers, self.today));
+        }
+    }
+    let mut walk = Summaries { registers, today, summaries: Vec::new() };
+    for_each_register(&mut walk);
+    let mut summaries = walk.summaries;
+    summaries.push(statement_of_applicability(registers));
     let open_major_nonconformities = registers
         .nonconformities
         .iter()
