@@ -44,6 +44,20 @@ mod evidence_pack;
 // Section: changes between two points.
 mod changes;
 
+// Section: operations (config, backup, lifecycle).
+
+// Section: observability and limits.
+
+// Section: event feed and webhooks.
+
+// Section: HR provisioning and training integrations.
+
+// Section: ticketing integrations.
+
+// Section: personal data erasure.
+
+// Section: reliability suite.
+
 // Section: bitemporal facts and the audit trail.
 mod audit_trail;
 

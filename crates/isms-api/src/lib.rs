@@ -51,6 +51,20 @@ mod evidence;
 // Section: changes between two points.
 mod changes;
 
+// Section: operations (config, backup, lifecycle).
+
+// Section: observability and limits.
+
+// Section: event feed and webhooks.
+
+// Section: HR provisioning and training integrations.
+
+// Section: ticketing integrations.
+
+// Section: personal data erasure.
+
+// Section: reliability suite.
+
 // Section: bitemporal facts and the audit trail.
 mod privacy;
 
@@ -141,6 +155,13 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "checkpoints", description = "Signed checkpoints of the log, the public key, Merkle inclusion and consistency proofs"),
         // Section: changes between two points.
         (name = "changes", description = "What was added, changed (field by field) and removed in each register between two points of the log"),
+        // Section: operations (config, backup, lifecycle).
+        // Section: observability and limits.
+        // Section: event feed and webhooks.
+        // Section: HR provisioning and training integrations.
+        // Section: ticketing integrations.
+        // Section: personal data erasure.
+        // Section: reliability suite.
 
         (name = "audit", description = "Audit trail, event feed and chain integrity")
     )
@@ -209,6 +230,13 @@ pub fn app(
                 .configure(evidence::configure)
                 // Section: changes between two points.
                 .configure(changes::configure)
+                // Section: operations (config, backup, lifecycle).
+                // Section: observability and limits.
+                // Section: event feed and webhooks.
+                // Section: HR provisioning and training integrations.
+                // Section: ticketing integrations.
+                // Section: personal data erasure.
+                // Section: reliability suite.
                 // Section: bitemporal facts and the audit trail.
                 .configure(log::configure),
         )

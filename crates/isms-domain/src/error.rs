@@ -146,6 +146,20 @@ error_codes! {
     ReviewActionNotFound => ("review_action_not_found", NotFound),
     ReviewActionAlreadyCompleted => ("review_action_already_completed", Conflict),
 
+    // Section: operations (config, backup, lifecycle).
+
+    // Section: observability and limits.
+
+    // Section: event feed and webhooks.
+
+    // Section: HR provisioning and training integrations.
+
+    // Section: ticketing integrations.
+
+    // Section: personal data erasure.
+
+    // Section: reliability suite.
+
 }
 
 /// A refused command: the code, a human sentence, and for validation the JSON pointer of the

@@ -40,6 +40,20 @@ pub mod training;
 pub mod management_review;
 pub mod requirements;
 
+// Section: operations (config, backup, lifecycle).
+
+// Section: observability and limits.
+
+// Section: event feed and webhooks.
+
+// Section: HR provisioning and training integrations.
+
+// Section: ticketing integrations.
+
+// Section: personal data erasure.
+
+// Section: reliability suite.
+
 // Section: bitemporal facts and the audit trail.
 pub mod effective;
 pub mod privacy;

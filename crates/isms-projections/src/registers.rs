@@ -151,6 +151,20 @@ pub struct Registers {
     // Section: management review and reports.
     pub management_reviews: BTreeMap<Uuid, Entry<ManagementReview>>,
 
+    // Section: operations (config, backup, lifecycle).
+
+    // Section: observability and limits.
+
+    // Section: event feed and webhooks.
+
+    // Section: HR provisioning and training integrations.
+
+    // Section: ticketing integrations.
+
+    // Section: personal data erasure.
+
+    // Section: reliability suite.
+
     // Section: bitemporal facts and the audit trail.
     /// Counts the recorded reads of personal data; the audit trail lists them.
     pub personal_data_access: isms_domain::privacy::PersonalDataAccess,
@@ -242,6 +256,20 @@ impl Registers {
 
             // Section: management review and reports.
             ManagementReview::STREAM_TYPE => upsert(&mut self.management_reviews, envelope, data)?,
+
+            // Section: operations (config, backup, lifecycle).
+
+            // Section: observability and limits.
+
+            // Section: event feed and webhooks.
+
+            // Section: HR provisioning and training integrations.
+
+            // Section: ticketing integrations.
+
+            // Section: personal data erasure.
+
+            // Section: reliability suite.
 
             // Section: bitemporal facts and the audit trail.
             isms_domain::privacy::PersonalDataAccess::STREAM_TYPE => {

@@ -43,6 +43,20 @@ pub mod training;
 // Section: management review and reports.
 pub mod management_review;
 
+// Section: operations (config, backup, lifecycle).
+
+// Section: observability and limits.
+
+// Section: event feed and webhooks.
+
+// Section: HR provisioning and training integrations.
+
+// Section: ticketing integrations.
+
+// Section: personal data erasure.
+
+// Section: reliability suite.
+
 impl Register for Risk {
     const NOUN: &'static str = "risk";
     const COLLECTION: &'static str = "risks";

@@ -25,6 +25,20 @@ pub mod proofs;
 
 // Section: changes between two points.
 
+// Section: operations (config, backup, lifecycle).
+
+// Section: observability and limits.
+
+// Section: event feed and webhooks.
+
+// Section: HR provisioning and training integrations.
+
+// Section: ticketing integrations.
+
+// Section: personal data erasure.
+
+// Section: reliability suite.
+
 // Section: bitemporal facts and the audit trail.
 
 pub use canonical::canonical_json;
