@@ -151,6 +151,9 @@ async fn api_examples_run_against_a_live_server() {
         ("token_bob", app.token("bob", "acme", "isms:read isms:write")),
         ("token_carol", app.token("carol", "acme", "isms:read isms:write audit:read")),
         ("token_auditor", app.token("erin", "acme", "audit:read")),
+        // Section: HR provisioning and training integrations.
+        ("token_scim", app.token("okta-client-0oa1b2c3", "acme", "scim")),
+        ("token_integrations", app.token("lms-client-7", "acme", "integrations")),
     ]);
     let document: Value = serde_json::from_str(&isms_api::openapi_json()).unwrap();
     let templates: Vec<String> = document["paths"].as_object().unwrap().keys().cloned().collect();

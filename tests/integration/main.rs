@@ -51,6 +51,8 @@ mod changes;
 // Section: event feed and webhooks.
 
 // Section: HR provisioning and training integrations.
+mod scim;
+mod training_completions;
 
 // Section: ticketing integrations.
 

@@ -198,6 +198,9 @@ scopes! {
     WriteScope => "isms:write",
     AuditScope => "audit:read",
     AdminScope => "admin",
+    // Section: HR provisioning and training integrations.
+    ScimScope => "scim",
+    IntegrationsScope => "integrations",
 }
 
 /// States in the OpenAPI document what [`ReadScope`] accepts: every operation whose security

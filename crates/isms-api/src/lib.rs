@@ -58,6 +58,9 @@ mod changes;
 // Section: event feed and webhooks.
 
 // Section: HR provisioning and training integrations.
+pub mod access_removal;
+mod scim;
+mod training_completions;
 
 // Section: ticketing integrations.
 
@@ -159,6 +162,8 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: observability and limits.
         // Section: event feed and webhooks.
         // Section: HR provisioning and training integrations.
+        (name = "scim", description = "SCIM 2.0 provisioning (RFC 7643, RFC 7644) at /scim/v2: users as people, groups; SCIM error bodies"),
+        (name = "integrations", description = "Machine-to-machine integrations: training completions from a learning platform"),
         // Section: ticketing integrations.
         // Section: personal data erasure.
         // Section: reliability suite.
@@ -175,6 +180,8 @@ pub struct ServerState {
     pub authenticator: web::Data<Authenticator>,
     /// Signs checkpoints and evidence packs.
     pub checkpoint_key: web::Data<ed25519_dalek::SigningKey>,
+    // Section: HR provisioning and training integrations.
+    pub access_removal: web::Data<access_removal::AccessRemovalSettings>,
 }
 
 /// Builds the application and its OpenAPI document from the same list of services.
@@ -234,12 +241,16 @@ pub fn app(
                 // Section: observability and limits.
                 // Section: event feed and webhooks.
                 // Section: HR provisioning and training integrations.
+                .configure(access_removal::configure)
+                .configure(training_completions::configure)
                 // Section: ticketing integrations.
                 // Section: personal data erasure.
                 // Section: reliability suite.
                 // Section: bitemporal facts and the audit trail.
                 .configure(log::configure),
         )
+        // Section: HR provisioning and training integrations.
+        .service(utoipa_actix_web::scope(scim::BASE_PATH).configure(scim::configure))
         .split_for_parts();
     auth::document_read_scope_alternatives(&mut document);
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -254,6 +265,8 @@ pub fn app(
         .default_service(web::to(not_found));
     if let Some(state) = state {
         app = app.app_data(state.ledger).app_data(state.authenticator).app_data(state.checkpoint_key);
+        // Section: HR provisioning and training integrations.
+        app = app.app_data(state.access_removal);
     }
     (app.wrap(from_fn(request::request_context)), document)
 }

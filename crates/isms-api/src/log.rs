@@ -122,6 +122,7 @@ const AUDIT_TRAIL_CSV_HEADER: &[&str] = &[
     "effective_at",
     "backdated",
     "actor",
+    "source",
     "event_type",
     "stream_type",
     "stream_id",
@@ -147,6 +148,7 @@ fn audit_trail_csv_row(event: EventRecord) -> Vec<String> {
         event.effective_at.map(instant).unwrap_or_default(),
         event.backdated.to_string(),
         event.actor,
+        event.source.unwrap_or_default(),
         event.event_type,
         event.stream_type,
         event.stream_id,
@@ -173,7 +175,7 @@ fn audit_trail_csv_row(event: EventRecord) -> Vec<String> {
     params(AuditTrailQuery),
     responses((status = 200, description = "A page of events", content(
         (AuditTrailPage = "application/json"),
-        (String = "text/csv", example = "position,recorded_at,effective_at,backdated,actor,event_type,...\r\n")
+        (String = "text/csv", example = "position,recorded_at,effective_at,backdated,actor,source,event_type,...\r\n")
     ), headers(("Isms-Next-Cursor" = String, description = "CSV only: the cursor of the next rows, when more follow"))),
     ReadProblems),
     security(("bearer" = ["audit:read"]))
@@ -369,6 +371,6 @@ pub async fn integrity(auth: Authorized<AuditScope>, ledger: web::Data<Ledger>) 
         tenant: auth.principal.tenant.to_string(),
         chain_head: ChainHeadView { position: head.position, hash: head.hash, recorded_at: head.recorded_at },
         last_verified: verified.map(|v| VerifiedView { position: v.position, hash: v.hash, verified_at: v.verified_at }),
-        hash_algorithm: "sha256 over the canonical JSON (keys sorted, no whitespace) of the envelope without `hash` (and without the derived `backdated`; `effective_at` only when not null); prev_hash of position 1 is 64 zeros".into(),
+        hash_algorithm: "sha256 over the canonical JSON (keys sorted, no whitespace) of the envelope without `hash` (and without the derived `backdated`; `effective_at` and `source` only when not null); prev_hash of position 1 is 64 zeros".into(),
     }))
 }

@@ -114,7 +114,7 @@ fn profile(
     Some(PersonProfile { display_name: display_name?, email: email?, department: department?, role: role?, manager_id })
 }
 
-fn looks_like_email(address: &str) -> bool {
+pub(crate) fn looks_like_email(address: &str) -> bool {
     address.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && domain.contains('.') && !address.chars().any(char::is_whitespace)
     })
@@ -283,8 +283,8 @@ pub async fn change_person(
 
 /// Record a leaver
 ///
-/// Emits `PersonLeft`. The user name becomes free; the person takes no further change or
-/// training assignment.
+/// Emits `PersonLeft` and `AccessRemovalOpened` (the leaver's checklist, A.5.18, A.6.5). The
+/// user name becomes free; the person takes no further change or training assignment.
 #[utoipa::path(
     tag = "people", operation_id = "record_person_left",
     params(("id" = Uuid, Path, description = "Person id"),
@@ -297,6 +297,7 @@ pub async fn change_person(
 )]
 #[post("/people/{id}/departure")]
 pub async fn record_person_left(
+    request: HttpRequest,
     auth: Authorized<WriteScope>,
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
@@ -306,5 +307,7 @@ pub async fn record_person_left(
     let id = stream_id::<Person>(&id)?;
     let context = command_context(&auth.principal, &guards, &body);
     let left_on = body.value.left_on;
-    run(&ledger, context, &id, Creation::ExistingStream, |person: &Person| person.leave(left_on)).await
+    let settings = crate::access_removal::settings(&request);
+    let plan = crate::access_removal::plan_departure(&ledger, &auth.principal.tenant, &id, left_on, &settings)?;
+    run(&ledger, context, &id, Creation::ExistingStream, |person: &Person| person.leave(left_on, plan.clone())).await
 }

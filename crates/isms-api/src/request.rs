@@ -213,6 +213,7 @@ pub fn command_context<T>(principal: &Principal, guards: &CommandGuards, body: &
             .as_ref()
             .map(|key| IdempotencyInput { key: key.clone(), fingerprint: body.fingerprint.clone() }),
         if_match: guards.if_match,
+        source: None,
     }
 }
 

@@ -29,6 +29,9 @@ pub struct CommandContext {
     pub idempotency: Option<IdempotencyInput>,
     /// The stream version the caller sent in `If-Match`.
     pub if_match: Option<u64>,
+    /// The integration the command came through (`scim`, `training`, `jira`, `servicenow`);
+    /// `None` for a person calling the API. Stamped on the events as the envelope's `source`.
+    pub source: Option<String>,
 }
 
 /// Whether the command starts a stream (answered 201) or continues one (200).
@@ -127,6 +130,7 @@ impl Ledger {
                     actor: context.actor.subject.clone(),
                     correlation_id: context.correlation_id,
                     causation_id: context.causation_id,
+                    source: context.source.clone(),
                     idempotency: context.idempotency.as_ref().map(|i| IdempotencyClaim {
                         key: i.key.clone(),
                         fingerprint: i.fingerprint.clone(),

@@ -39,6 +39,7 @@ impl Ledger {
                 actor: context.reader.clone(),
                 correlation_id: context.correlation_id,
                 causation_id: None,
+                source: None,
                 idempotency: None,
             },
         };

@@ -31,6 +31,7 @@ async fn raise(ledger: &Ledger, actor: &str, cause: Option<Uuid>, detected_at: D
         causation_id: cause,
         idempotency: None,
         if_match: None,
+        source: None,
     };
     let raised = NonconformityRaised {
         title: "Backups never restored".into(),

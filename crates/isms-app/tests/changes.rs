@@ -135,6 +135,7 @@ fn context() -> CommandContext {
         causation_id: None,
         idempotency: None,
         if_match: None,
+        source: None,
     }
 }
 

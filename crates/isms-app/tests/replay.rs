@@ -66,6 +66,7 @@ fn context(subject: &str) -> CommandContext {
         causation_id: None,
         idempotency: None,
         if_match: None,
+        source: None,
     }
 }
 

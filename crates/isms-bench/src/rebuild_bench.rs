@@ -322,6 +322,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
                             actor: "bench".into(),
                             correlation_id: Uuid::now_v7(),
                             causation_id: None,
+                            source: None,
                             idempotency: None,
                         },
                     };

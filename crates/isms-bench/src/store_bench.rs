@@ -308,6 +308,7 @@ async fn append_loop(
                 actor: format!("bench-appender-{appender}"),
                 correlation_id: Uuid::now_v7(),
                 causation_id: None,
+                source: None,
                 idempotency: None,
             },
         };

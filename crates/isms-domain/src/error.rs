@@ -153,6 +153,13 @@ error_codes! {
     // Section: event feed and webhooks.
 
     // Section: HR provisioning and training integrations.
+    PersonNotLeft => ("person_not_left", Conflict),
+    PersonDeprovisioned => ("person_deprovisioned", NotFound),
+    AccessRemovalNotOpened => ("access_removal_not_opened", Conflict),
+    AccessRemovalItemNotFound => ("access_removal_item_not_found", NotFound),
+    AccessRemovalItemAlreadyCompleted => ("access_removal_item_already_completed", Conflict),
+    GroupNameTaken => ("group_name_taken", Conflict),
+    GroupDeleted => ("group_deleted", NotFound),
 
     // Section: ticketing integrations.
 

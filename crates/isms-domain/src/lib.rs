@@ -47,6 +47,9 @@ pub mod requirements;
 // Section: event feed and webhooks.
 
 // Section: HR provisioning and training integrations.
+pub mod access_removal;
+pub mod groups;
+pub mod provisioning;
 
 // Section: ticketing integrations.
 

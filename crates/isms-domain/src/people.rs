@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access_removal::{AccessRemovalChecklist, AccessRemovalItemCompleted, AccessRemovalOpened, AccessRemovalPlan};
 use crate::error::{DomainError, ErrorCode};
+use crate::provisioning::{PersonDeprovisioned, PersonRejoined};
 use crate::training::{TrainingAssigned, TrainingCompleted};
 use crate::Aggregate;
 
@@ -58,6 +60,14 @@ pub enum PersonEvent {
     PersonLeft(PersonLeft),
     TrainingAssigned(TrainingAssigned),
     TrainingCompleted(TrainingCompleted),
+    /// Opened with `PersonLeft`, in the same append (A.5.18, A.6.5, A.5.11).
+    AccessRemovalOpened(AccessRemovalOpened),
+    AccessRemovalItemCompleted(AccessRemovalItemCompleted),
+    /// A leaver re-activated by the identity provider (a rehire keeps the person's history).
+    PersonRejoined(PersonRejoined),
+    /// Removed from the identity provider's directory (SCIM DELETE): the record stays in the
+    /// register, the provisioning API no longer serves it.
+    PersonDeprovisioned(PersonDeprovisioned),
 }
 
 /// A training assignment and the completion that fulfilled it, if any.
@@ -76,6 +86,9 @@ pub struct Person {
     pub left_on: Option<NaiveDate>,
     pub assignments: Vec<Assignment>,
     pub completions: Vec<TrainingCompleted>,
+    /// The access-removal checklist of the latest departure.
+    pub access_removal: Option<AccessRemovalChecklist>,
+    pub deprovisioned_on: Option<NaiveDate>,
 }
 
 impl Person {
@@ -121,9 +134,11 @@ impl Person {
         Ok(vec![PersonEvent::PersonChanged(profile)])
     }
 
-    pub fn leave(&self, left_on: NaiveDate) -> Result<Vec<PersonEvent>, DomainError> {
+    /// A leaver; the access-removal checklist `plan` opens in the same append, so no
+    /// departure is ever recorded without one.
+    pub fn leave(&self, left_on: NaiveDate, plan: AccessRemovalPlan) -> Result<Vec<PersonEvent>, DomainError> {
         self.ensure_active()?;
-        Ok(vec![PersonEvent::PersonLeft(PersonLeft { left_on })])
+        Ok(vec![PersonEvent::PersonLeft(PersonLeft { left_on }), PersonEvent::AccessRemovalOpened(plan.open())])
     }
 }
 
@@ -155,6 +170,21 @@ impl Aggregate for Person {
                     }
                 }
                 self.completions.push(completed.clone());
+            }
+            PersonEvent::AccessRemovalOpened(opened) => {
+                self.access_removal = Some(AccessRemovalChecklist { opened: opened.clone(), completed: Vec::new() });
+            }
+            PersonEvent::AccessRemovalItemCompleted(completed) => {
+                if let Some(checklist) = &mut self.access_removal {
+                    checklist.completed.push(completed.clone());
+                }
+            }
+            PersonEvent::PersonRejoined(_) => {
+                self.status = PersonStatus::Active;
+                self.left_on = None;
+            }
+            PersonEvent::PersonDeprovisioned(deprovisioned) => {
+                self.deprovisioned_on = Some(deprovisioned.deprovisioned_on);
             }
         }
     }
@@ -207,7 +237,8 @@ pub(crate) mod tests {
     fn a_person_who_left_takes_no_change_and_cannot_leave_twice() {
         let person = given(&[joined(), left()]);
         assert_eq!(person.change(Uuid::from_u128(9), profile("sales")).unwrap_err().code, ErrorCode::PersonLeft);
-        assert_eq!(person.leave(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap()).unwrap_err().code, ErrorCode::PersonLeft);
+        let plan = crate::access_removal::tests::plan(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap());
+        assert_eq!(person.leave(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), plan).unwrap_err().code, ErrorCode::PersonLeft);
         assert_eq!(person.status, PersonStatus::Left);
     }
 

@@ -158,6 +158,8 @@ pub struct Registers {
     // Section: event feed and webhooks.
 
     // Section: HR provisioning and training integrations.
+    /// Directory groups pushed over SCIM.
+    pub groups: BTreeMap<Uuid, Entry<isms_domain::groups::Group>>,
 
     // Section: ticketing integrations.
 
@@ -264,6 +266,7 @@ impl Registers {
             // Section: event feed and webhooks.
 
             // Section: HR provisioning and training integrations.
+            isms_domain::groups::Group::STREAM_TYPE => upsert(&mut self.groups, envelope, data)?,
 
             // Section: ticketing integrations.
 

@@ -50,6 +50,7 @@ pub mod management_review;
 // Section: event feed and webhooks.
 
 // Section: HR provisioning and training integrations.
+pub mod access_removal;
 
 // Section: ticketing integrations.
 
@@ -475,8 +476,11 @@ pub struct EventRecord {
     /// Derived, not stored or hashed: `effective_at` is more than 24 hours before `recorded_at`.
     pub backdated: bool,
     pub tenant: String,
-    /// The `sub` of the token that issued the command.
+    /// The `sub` of the token that issued the command (for an integration, its client id).
     pub actor: String,
+    /// The integration the command came through (`scim`, `training`, `jira`, `servicenow`);
+    /// absent when a person called the API. Hashed only when present.
+    pub source: Option<String>,
     pub correlation_id: Uuid,
     pub causation_id: Option<Uuid>,
     pub idempotency_key: Option<String>,
@@ -503,6 +507,7 @@ impl From<Envelope> for EventRecord {
             backdated: is_backdated(e.effective_at, e.recorded_at),
             tenant: e.tenant.to_string(),
             actor: e.actor,
+            source: e.source,
             correlation_id: e.correlation_id,
             causation_id: e.causation_id,
             idempotency_key: e.idempotency_key,

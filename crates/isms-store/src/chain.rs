@@ -53,6 +53,12 @@ fn envelope_canonical_bytes(envelope: &Envelope) -> Vec<u8> {
     write_serialized(&envelope.recorded_at, &mut out);
     write_key("schema_version", false, &mut out);
     write_serialized(&envelope.schema_version, &mut out);
+    // Absent rather than null for commands no integration sent, by the rule `effective_at`
+    // follows: the canonical form of every earlier envelope stays byte for byte the same.
+    if let Some(source) = &envelope.source {
+        write_key("source", false, &mut out);
+        write_serialized(source, &mut out);
+    }
     write_key("stream_id", false, &mut out);
     write_serialized(&envelope.stream_id, &mut out);
     write_key("stream_type", false, &mut out);
@@ -193,6 +199,7 @@ mod tests {
             effective_at: None,
             tenant: TenantId::parse("acme").unwrap(),
             actor: "alice \"the auditor\"".into(),
+            source: None,
             correlation_id: uuid::Uuid::now_v7(),
             causation_id: None,
             idempotency_key: Some("k-1".into()),
@@ -207,6 +214,10 @@ mod tests {
         let mut generic = serde_json::to_value(&dated).unwrap();
         generic.as_object_mut().unwrap().remove("hash");
         assert_eq!(envelope_canonical_bytes(&dated), crate::canonical_json(&generic));
+        let sourced = Envelope { source: Some("scim".into()), ..dated };
+        let mut generic = serde_json::to_value(&sourced).unwrap();
+        generic.as_object_mut().unwrap().remove("hash");
+        assert_eq!(envelope_canonical_bytes(&sourced), crate::canonical_json(&generic));
     }
 
     fn incident_reported() -> Envelope {
@@ -223,6 +234,7 @@ mod tests {
             effective_at: None,
             tenant: TenantId::parse("acme").unwrap(),
             actor: "alice".into(),
+            source: None,
             correlation_id: uuid::Uuid::parse_str("01930000-0000-7000-8000-0000000000bb").unwrap(),
             causation_id: None,
             idempotency_key: None,
@@ -253,5 +265,19 @@ mod tests {
         assert_ne!(envelope_hash(&dated), envelope_hash(&later));
         let bytes = String::from_utf8(envelope_canonical_bytes(&dated)).unwrap();
         assert!(bytes.contains(r#""data":{"detected_at":"2026-11-01T22:00:00Z","title":"Phishing"},"effective_at":"2026-11-01T22:00:00Z","event_id""#));
+    }
+
+    #[test]
+    fn source_is_hashed_when_present_and_absent_otherwise() {
+        let stored = serde_json::to_value(incident_reported()).unwrap();
+        assert!(stored.get("source").is_none(), "not even written as null");
+        let sourced = Envelope { source: Some("scim".into()), ..incident_reported() };
+        let other = Envelope { source: Some("jira".into()), ..incident_reported() };
+        assert_ne!(envelope_hash(&sourced), envelope_hash(&incident_reported()));
+        assert_ne!(envelope_hash(&sourced), envelope_hash(&other));
+        let bytes = String::from_utf8(envelope_canonical_bytes(&sourced)).unwrap();
+        assert!(bytes.contains(r#""schema_version":1,"source":"scim","stream_id""#));
+        let read_back: Envelope = serde_json::from_value(serde_json::to_value(&sourced).unwrap()).unwrap();
+        assert_eq!(read_back, sourced);
     }
 }

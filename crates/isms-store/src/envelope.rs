@@ -92,6 +92,8 @@ pub struct CommandMeta {
     pub correlation_id: Uuid,
     pub causation_id: Option<Uuid>,
     pub idempotency: Option<IdempotencyClaim>,
+    /// The integration the command came through (`scim`, `training`, `jira`, ...), if any.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +143,11 @@ pub struct Envelope {
     pub effective_at: Option<DateTime<Utc>>,
     pub tenant: TenantId,
     pub actor: String,
+    /// The integration that issued the command (`scim`, `training`, `jira`, ...); absent for
+    /// commands sent directly by a person. Like `effective_at`, hashed only when present, so
+    /// every event written before the field existed keeps its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub correlation_id: Uuid,
     pub causation_id: Option<Uuid>,
     pub idempotency_key: Option<String>,

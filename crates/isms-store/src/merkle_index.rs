@@ -235,6 +235,7 @@ mod tests {
                 effective_at: None,
                 tenant: tenant(),
                 actor: "alice".into(),
+                source: None,
                 correlation_id: Uuid::now_v7(),
                 causation_id: None,
                 idempotency_key: None,

@@ -436,6 +436,7 @@ mod tests {
                 actor: "alice".into(),
                 correlation_id: uuid::Uuid::now_v7(),
                 causation_id: None,
+                source: None,
                 idempotency: None,
             },
         };

@@ -481,6 +481,7 @@ impl Writer {
                 effective_at: event.effective_at,
                 tenant: request.tenant.clone(),
                 actor: request.meta.actor.clone(),
+                source: request.meta.source.clone(),
                 correlation_id: request.meta.correlation_id,
                 causation_id: request.meta.causation_id,
                 idempotency_key: request.meta.idempotency.as_ref().map(|c| c.key.clone()),

@@ -37,6 +37,7 @@ fn request(tenant_name: &str, stream_id: &str, expected: ExpectedVersion, count:
             actor: "alice".into(),
             correlation_id: Uuid::now_v7(),
             causation_id: None,
+            source: None,
             idempotency: None,
         },
     }

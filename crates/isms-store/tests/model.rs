@@ -92,6 +92,7 @@ fn run(steps: Vec<Step>) {
                         actor: "model".into(),
                         correlation_id: Uuid::now_v7(),
                         causation_id: None,
+                        source: None,
                         idempotency: key.map(|k| IdempotencyClaim {
                             key: format!("k{k}"),
                             fingerprint: "f".into(),

@@ -55,6 +55,9 @@ pub struct ServeConfig {
     pub verify_interval: std::time::Duration,
     /// When checkpoints are signed without being asked for (every K events, every T when the log grew).
     pub checkpoints: isms_store::proofs::CheckpointPolicy,
+    // Section: HR provisioning and training integrations.
+    /// How a leaver's access-removal checklist is set up (when it is due).
+    pub access_removal: isms_api::access_removal::AccessRemovalSettings,
 }
 
 /// Why the service could not start.
@@ -206,6 +209,7 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         ledger: web::Data::new(Ledger::new(event_store, projections.clone())),
         authenticator: web::Data::new(authenticator),
         checkpoint_key: web::Data::new(checkpoint_key),
+        access_removal: web::Data::new(config.access_removal.clone()),
     };
     spawn_background_verifier(Arc::downgrade(&store), config.verify_interval);
     spawn_automatic_checkpoints(Arc::downgrade(&checkpoints), config.checkpoints.clone());

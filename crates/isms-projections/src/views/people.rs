@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::access_removal::{access_removal_view, AccessRemovalView};
 use super::string_enum;
 use super::training::{assignment_views, completion_views, TrainingAssignmentView, TrainingCompletionView};
 use crate::{Entry, Register, Registers};
@@ -36,6 +37,12 @@ pub struct PersonRecord {
     pub training_completions: Vec<TrainingCompletionView>,
     /// Any training assignment is overdue.
     pub overdue_training: bool,
+    /// The access-removal checklist of the latest departure (A.5.18, A.6.5); null before any.
+    pub access_removal: Option<AccessRemovalView>,
+    /// The checklist is past its due date with an item open.
+    pub access_removal_overdue: bool,
+    /// When the identity provider deleted the user (SCIM); the person stays in the register.
+    pub deprovisioned_on: Option<NaiveDate>,
     /// Stream version; send it back in `If-Match` to guard a command.
     pub version: u64,
     pub position: Position,
@@ -67,6 +74,7 @@ impl Register for Person {
             manager_id: None,
         });
         let training_assignments = assignment_views(state, today);
+        let access_removal = access_removal_view(state, today);
         PersonRecord {
             id: entry.uuid(),
             user_name: state.user_name.clone(),
@@ -81,6 +89,9 @@ impl Register for Person {
             overdue_training: training_assignments.iter().any(|a| a.overdue),
             training_assignments,
             training_completions: completion_views(state, today),
+            access_removal_overdue: access_removal.as_ref().is_some_and(|c| c.overdue),
+            access_removal,
+            deprovisioned_on: state.deprovisioned_on,
             version: entry.version,
             position: entry.position,
             created_at: entry.created_at,

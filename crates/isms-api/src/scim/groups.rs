@@ -1,0 +1,288 @@
+//! SCIM `Groups`: directory groups and their members (people), each group its own stream.
+
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use isms_app::{AppError, CommandContext, Creation, Ledger, ReadPoint};
+use isms_domain::groups::{Group, GroupChange, GroupCreated};
+use isms_domain::values::{required_line, MAX_LINE};
+use isms_projections::Entry;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::filter::list_filter;
+use super::patch::apply_patch;
+use super::{
+    authorize, command_context, is_nothing_changed, json_body, location, resource_response, ListQuery, ScimError,
+    ScimErrorBody, ScimListResponse, ScimPatchOp, GROUP_SCHEMA,
+};
+
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(create_group).service(list_groups).service(get_group).service(patch_group).service(delete_group);
+}
+
+fn invalid(detail: impl Into<String>) -> ScimError {
+    ScimError::bad_request("invalidValue", detail)
+}
+
+fn group_json(request: &HttpRequest, entry: &Entry<Group>) -> Value {
+    let members: Vec<Value> = entry
+        .state
+        .members
+        .iter()
+        .map(|id| json!({"value": id, "$ref": location(request, "Users", &id.to_string()), "type": "User"}))
+        .collect();
+    let mut group = json!({
+        "schemas": [GROUP_SCHEMA],
+        "id": entry.id,
+        "displayName": entry.state.display_name,
+        "members": members,
+        "meta": {
+            "resourceType": "Group",
+            "created": entry.created_at,
+            "lastModified": entry.updated_at,
+            "location": location(request, "Groups", &entry.id),
+            "version": super::etag(entry.version),
+        },
+    });
+    if let Some(external_id) = &entry.state.external_id {
+        group["externalId"] = json!(external_id);
+    }
+    group
+}
+
+/// `displayName` and the member ids of a group body, each member a user this server serves.
+fn read_group_body(ledger: &Ledger, context: &CommandContext, body: &Value) -> Result<(String, Vec<Uuid>), ScimError> {
+    let name = body.get("displayName").and_then(Value::as_str).unwrap_or_default();
+    let name = required_line("/displayName", name, MAX_LINE).map_err(|e| invalid(format!("displayName: {}", e.detail)))?;
+    let members = match body.get("members") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(members)) => members
+            .iter()
+            .map(|m| m.get("value").and_then(Value::as_str).and_then(|v| Uuid::parse_str(v.trim()).ok()))
+            .collect::<Option<Vec<Uuid>>>()
+            .ok_or_else(|| invalid("each member is {\"value\": \"<user id>\"}"))?,
+        Some(_) => return Err(invalid("members is a list")),
+    };
+    let (unknown, _) = ledger.with_registers(&context.tenant, ReadPoint::Latest, |registers, _| {
+        members
+            .iter()
+            .filter(|id| {
+                !registers.people.get(id).is_some_and(|p| p.state.exists() && p.state.deprovisioned_on.is_none())
+            })
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+    })?;
+    if !unknown.is_empty() {
+        return Err(invalid(format!("no user with id {}", unknown.join(", "))));
+    }
+    Ok((name, members))
+}
+
+/// The group other than `except` that goes by `name` (case-insensitively).
+fn name_holder(ledger: &Ledger, context: &CommandContext, name: &str, except: Option<Uuid>) -> Result<Option<Uuid>, ScimError> {
+    let (holder, _) = ledger.with_registers(&context.tenant, ReadPoint::Latest, |registers, _| {
+        registers
+            .groups
+            .iter()
+            .find(|(id, g)| Some(**id) != except && g.state.exists() && g.state.display_name.eq_ignore_ascii_case(name))
+            .map(|(id, _)| *id)
+    })?;
+    Ok(holder)
+}
+
+fn group_id(raw: &str) -> Result<String, ScimError> {
+    Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| ScimError::not_found(format!("no group with id {raw}")))
+}
+
+fn read_group(ledger: &Ledger, context: &CommandContext, id: &str) -> Result<Entry<Group>, ScimError> {
+    let (entry, _) = ledger.record::<Group>(&context.tenant, id, ReadPoint::Latest)?;
+    entry.filter(|e| e.state.exists()).ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))
+}
+
+/// Create a group
+///
+/// Emits `GroupCreated` with its members (users of this server). 409 `uniqueness` when another
+/// group has the `displayName`.
+#[utoipa::path(
+    tag = "scim", operation_id = "scim_create_group",
+    request_body(content = Object, content_type = "application/scim+json", example = json!({
+        "schemas": [GROUP_SCHEMA],
+        "displayName": "Engineering",
+        "externalId": "00g1a2b3c4",
+        "members": []
+    })),
+    responses(
+        (status = 201, description = "Group created", body = Object, content_type = "application/scim+json",
+            headers(("ETag" = String), ("Location" = String))),
+        (status = 400, description = "Invalid group or unknown member", body = ScimErrorBody,
+            content_type = "application/scim+json"),
+        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 409, description = "displayName taken", body = ScimErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = ["scim"]))
+)]
+#[post("/Groups")]
+pub async fn create_group(request: HttpRequest, ledger: web::Data<Ledger>, bytes: Bytes) -> Result<HttpResponse, ScimError> {
+    let principal = authorize(&request)?;
+    let context = command_context(&request, &principal)?;
+    let body = json_body(&request, &bytes)?;
+    let (display_name, members) = read_group_body(&ledger, &context, &body)?;
+    let external_id = body.get("externalId").and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty());
+    let created = GroupCreated { display_name, external_id: external_id.map(str::to_owned), members };
+    let holder = name_holder(&ledger, &context, &created.display_name, None)?;
+    let id = Uuid::now_v7().to_string();
+    let outcome = ledger
+        .execute::<Group>(&context, &id, Creation::NewStream, Group::exists, |group| group.create(created.clone(), holder))
+        .await?;
+    let body = group_json(&request, &outcome.entry);
+    Ok(resource_response(StatusCode::CREATED, outcome.entry.version, &body, Some(location(&request, "Groups", &id))))
+}
+
+/// List groups
+///
+/// `filter` supports `displayName eq "..."` (case-insensitive) and `externalId eq "..."`.
+#[utoipa::path(
+    tag = "scim", operation_id = "scim_list_groups",
+    params(
+        ("filter" = Option<String>, Query, description = "`displayName eq \"...\"` or `externalId eq \"...\"`"),
+        ("startIndex" = Option<i64>, Query, description = "1-based index of the first result"),
+        ("count" = Option<i64>, Query, description = "Page size, at most 200"),
+    ),
+    responses(
+        (status = 200, description = "A page of groups", body = ScimListResponse, content_type = "application/scim+json"),
+        (status = 400, description = "Unsupported filter", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = ["scim"]))
+)]
+#[get("/Groups")]
+pub async fn list_groups(request: HttpRequest, ledger: web::Data<Ledger>) -> Result<HttpResponse, ScimError> {
+    let principal = authorize(&request)?;
+    let query = ListQuery::parse(&request)?;
+    let filter = list_filter(query.filter.as_deref(), &["displayName", "externalId"], GROUP_SCHEMA)?;
+    let (entries, _) = ledger.with_registers(&principal.tenant, ReadPoint::Latest, |registers, _| {
+        registers
+            .groups
+            .values()
+            .filter(|g| g.state.exists())
+            .filter(|g| match &filter {
+                None => true,
+                Some((attribute, value)) if attribute == "displayName" => {
+                    g.state.display_name.eq_ignore_ascii_case(value)
+                }
+                Some((_, value)) => g.state.external_id.as_deref() == Some(value.as_str()),
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    })?;
+    Ok(query.page(entries.iter().map(|entry| group_json(&request, entry)).collect()))
+}
+
+/// Read a group
+#[utoipa::path(
+    tag = "scim", operation_id = "scim_get_group",
+    params(("id" = Uuid, Path, description = "Group id")),
+    responses(
+        (status = 200, description = "The group", body = Object, content_type = "application/scim+json",
+            headers(("ETag" = String))),
+        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such group", body = ScimErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = ["scim"]))
+)]
+#[get("/Groups/{id}")]
+pub async fn get_group(request: HttpRequest, ledger: web::Data<Ledger>, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+    let principal = authorize(&request)?;
+    let context = command_context(&request, &principal)?;
+    let entry = read_group(&ledger, &context, &group_id(&id)?)?;
+    Ok(resource_response(StatusCode::OK, entry.version, &group_json(&request, &entry), None))
+}
+
+/// Patch a group: rename, add or remove members
+///
+/// Emits `GroupRenamed`, `GroupMembersAdded` and `GroupMembersRemoved` for what changes
+/// (`members` by `add`, `remove` with `members[value eq "..."]` or a listed value, `replace`).
+#[utoipa::path(
+    tag = "scim", operation_id = "scim_patch_group",
+    params(("id" = Uuid, Path, description = "Group id"),
+           ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. W/\"3\"")),
+    request_body(content = ScimPatchOp, content_type = "application/scim+json"),
+    responses(
+        (status = 200, description = "The group as it now stands", body = Object, content_type = "application/scim+json",
+            headers(("ETag" = String))),
+        (status = 400, description = "Invalid operation or unknown member", body = ScimErrorBody,
+            content_type = "application/scim+json"),
+        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such group", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 409, description = "displayName taken", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 412, description = "If-Match is stale", body = ScimErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = ["scim"]))
+)]
+#[patch("/Groups/{id}")]
+pub async fn patch_group(
+    request: HttpRequest,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+    bytes: Bytes,
+) -> Result<HttpResponse, ScimError> {
+    let principal = authorize(&request)?;
+    let caller = command_context(&request, &principal)?;
+    let id = group_id(&id)?;
+    let body = json_body(&request, &bytes)?;
+    let current = read_group(&ledger, &caller, &id)?;
+    if caller.if_match.is_some_and(|expected| expected != current.version) {
+        return Err(ScimError::new(StatusCode::PRECONDITION_FAILED, None, "If-Match does not match the current version"));
+    }
+    let mut resource = group_json(&request, &current);
+    apply_patch(&mut resource, &body)?;
+    let (display_name, members) = read_group_body(&ledger, &caller, &resource)?;
+    let holder = name_holder(&ledger, &caller, &display_name, Some(current.uuid()))?;
+    let changes = vec![GroupChange::Rename(display_name), GroupChange::ReplaceMembers(members)];
+    // Applied to this version: a concurrent change makes the provider retry (412), rather than
+    // this patch silently undoing it.
+    let context = CommandContext { if_match: Some(current.version), ..caller };
+    let outcome = ledger
+        .execute::<Group>(&context, &id, Creation::ExistingStream, Group::exists, |group| {
+            group.change(changes.clone(), holder)
+        })
+        .await;
+    let entry = match outcome {
+        Ok(outcome) => outcome.entry,
+        Err(error) if is_nothing_changed(&error) => current,
+        Err(error) => return Err(error.into()),
+    };
+    Ok(resource_response(StatusCode::OK, entry.version, &group_json(&request, &entry), None))
+}
+
+/// Delete a group
+///
+/// Emits `GroupDeleted`; the group is no longer served (404).
+#[utoipa::path(
+    tag = "scim", operation_id = "scim_delete_group",
+    params(("id" = Uuid, Path, description = "Group id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 404, description = "No such group", body = ScimErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = ["scim"]))
+)]
+#[delete("/Groups/{id}")]
+pub async fn delete_group(request: HttpRequest, ledger: web::Data<Ledger>, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+    let principal = authorize(&request)?;
+    let context = command_context(&request, &principal)?;
+    let id = group_id(&id)?;
+    read_group(&ledger, &context, &id)?;
+    match ledger.execute::<Group>(&context, &id, Creation::ExistingStream, Group::exists, Group::delete).await {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(AppError::NotFound(detail)) => Err(ScimError::not_found(detail)),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,321 @@
+//! SCIM 2.0 provisioning (RFC 7643 schemas, RFC 7644 protocol) at `/scim/v2`, scope `scim`.
+//!
+//! An identity provider fed by HR (Okta, Entra ID) pushes joiners, movers and leavers here. A
+//! SCIM user IS a person of the people register (`id` = the person id of
+//! `/api/v1/people/{id}`); every call becomes people events, attributed to the token's `sub`
+//! (the provider's client id) with `source = "scim"`. SCIM clients expect SCIM's own error
+//! body (`urn:ietf:params:scim:api:messages:2.0:Error`), so these routes answer with it rather
+//! than with RFC 9457 problems.
+
+mod discovery;
+mod filter;
+mod groups;
+mod patch;
+mod users;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use isms_app::{AppError, CommandContext};
+use isms_domain::{Actor, DomainError, ErrorCode, ErrorKind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::{Principal, RequiredScope, ScimScope};
+use crate::problem::ApiError;
+
+pub const BASE_PATH: &str = "/scim/v2";
+pub const MEDIA_TYPE: &str = "application/scim+json";
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// What events from these routes carry as the envelope's `source`.
+pub const SOURCE: &str = "scim";
+/// Largest page a list answers (advertised in `ServiceProviderConfig`).
+pub const MAX_RESULTS: usize = 200;
+
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    users::configure(config);
+    groups::configure(config);
+    discovery::configure(config);
+}
+
+/// A SCIM error (RFC 7644 3.12): rendered as SCIM's error body on every status.
+#[derive(Debug)]
+pub struct ScimError {
+    pub status: StatusCode,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+/// The body of a SCIM error.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "schemas": [ERROR_SCHEMA],
+    "status": "409",
+    "scimType": "uniqueness",
+    "detail": "user name 'hanako.sato@example.com' belongs to person 0193c7e0-0000-7000-8000-000000000000, who has not left"
+}))]
+pub struct ScimErrorBody {
+    pub schemas: Vec<String>,
+    /// The HTTP status, as a string (RFC 7644 3.12).
+    pub status: String,
+    #[serde(rename = "scimType", skip_serializing_if = "Option::is_none")]
+    pub scim_type: Option<String>,
+    pub detail: String,
+}
+
+impl ScimError {
+    pub fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
+        Self { status, scim_type, detail: detail.into() }
+    }
+
+    pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some(scim_type), detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, None, detail)
+    }
+}
+
+impl std::fmt::Display for ScimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.detail)
+    }
+}
+
+impl ResponseError for ScimError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ScimErrorBody {
+            schemas: vec![ERROR_SCHEMA.to_owned()],
+            status: self.status.as_u16().to_string(),
+            scim_type: self.scim_type.map(str::to_owned),
+            detail: self.detail.clone(),
+        };
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"isms-ledger\", error=\"invalid_token\""));
+        }
+        response.content_type(MEDIA_TYPE).json(body)
+    }
+}
+
+impl From<ApiError> for ScimError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Status { status, code, detail, errors } => {
+                // SCIM knows no 422: a well-formed but invalid value is 400 invalidValue.
+                let status = if status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { status };
+                let scim_type = match code {
+                    "person_user_name_taken" | "group_name_taken" => Some("uniqueness"),
+                    _ if status == StatusCode::BAD_REQUEST => Some("invalidValue"),
+                    _ => None,
+                };
+                let fields = errors.iter().map(|e| format!("{}: {}", e.pointer, e.detail)).collect::<Vec<_>>();
+                let detail = if fields.is_empty() { detail } else { fields.join("; ") };
+                Self::new(status, scim_type, detail)
+            }
+            ApiError::Unauthorized(_) => Self::new(StatusCode::UNAUTHORIZED, None, "a valid bearer token is required"),
+            ApiError::PreconditionFailed(detail, _) => Self::new(StatusCode::PRECONDITION_FAILED, None, detail),
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "SCIM request failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "the server could not complete the request")
+            }
+        }
+    }
+}
+
+impl From<AppError> for ScimError {
+    fn from(error: AppError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<DomainError> for ScimError {
+    fn from(error: DomainError) -> Self {
+        let status = match error.kind() {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        };
+        let scim_type = match error.code {
+            ErrorCode::PersonUserNameTaken | ErrorCode::GroupNameTaken => Some("uniqueness"),
+            _ if status == StatusCode::BAD_REQUEST => Some("invalidValue"),
+            _ => None,
+        };
+        Self::new(status, scim_type, error.detail)
+    }
+}
+
+/// Whether an application failure is the domain's "nothing would change": an identity
+/// provider restating what is already recorded gets the resource back, not an error.
+pub(crate) fn is_nothing_changed(error: &AppError) -> bool {
+    matches!(error, AppError::Domain(domain) if domain.code == ErrorCode::NothingChanged)
+}
+
+/// The caller, holding the `scim` scope.
+pub(crate) fn authorize(request: &HttpRequest) -> Result<Principal, ScimError> {
+    let principal = crate::auth::authenticate(request)?;
+    crate::auth::require_scope(request, &principal, ScimScope::SCOPE)?;
+    Ok(principal)
+}
+
+/// The JSON body, sent as `application/scim+json` or `application/json`.
+pub(crate) fn json_body(request: &HttpRequest, bytes: &[u8]) -> Result<Value, ScimError> {
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media != MEDIA_TYPE && media != "application/json" {
+        return Err(ScimError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+            "the body must be application/scim+json or application/json",
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ScimError::bad_request("invalidSyntax", "the body must be a JSON object"));
+    }
+    Ok(value)
+}
+
+/// The command context of a SCIM call: the provider's client id as actor, `source = scim`,
+/// and the version of `If-Match` (SCIM sends the weak ETag it was given: `W/"3"`).
+pub(crate) fn command_context(request: &HttpRequest, principal: &Principal) -> Result<CommandContext, ScimError> {
+    Ok(CommandContext {
+        tenant: principal.tenant.clone(),
+        actor: Actor { subject: principal.subject.clone(), is_admin: false },
+        correlation_id: crate::request::correlation_id(request),
+        causation_id: None,
+        idempotency: None,
+        if_match: if_match(request)?,
+        source: Some(SOURCE.to_owned()),
+    })
+}
+
+fn if_match(request: &HttpRequest) -> Result<Option<u64>, ScimError> {
+    let Some(value) = request.headers().get(header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| ScimError::bad_request("invalidVers", "If-Match must be an ETag this server gave, e.g. W/\"3\""))
+}
+
+/// The weak ETag of a resource version (RFC 7644 3.14).
+pub(crate) fn etag(version: u64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The absolute URL of a resource, for `meta.location` and `Location`.
+pub(crate) fn location(request: &HttpRequest, resource_type: &str, id: &str) -> String {
+    let info = request.connection_info();
+    format!("{}://{}{BASE_PATH}/{resource_type}/{id}", info.scheme(), info.host())
+}
+
+/// A resource answer with its ETag.
+pub(crate) fn resource_response(status: StatusCode, version: u64, body: &Value, location: Option<String>) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::ETAG, etag(version)));
+    if let Some(location) = location {
+        response.insert_header((header::LOCATION, location));
+    }
+    response.content_type(MEDIA_TYPE).json(body)
+}
+
+/// `startIndex` (1-based) and `count` of a list (RFC 7644 3.4.2.4), with the filter.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListQuery {
+    pub filter: Option<String>,
+    pub start_index: Option<i64>,
+    pub count: Option<i64>,
+}
+
+impl ListQuery {
+    pub(crate) fn parse(request: &HttpRequest) -> Result<Self, ScimError> {
+        actix_web::web::Query::<ListQuery>::from_query(request.query_string())
+            .map(|q| q.into_inner())
+            .map_err(|e| ScimError::bad_request("invalidValue", format!("invalid query parameters: {e}")))
+    }
+
+    /// One page of `items` as a ListResponse. A `startIndex` below 1 counts as 1 and a
+    /// negative `count` as 0, as RFC 7644 3.4.2.4 asks.
+    pub(crate) fn page(&self, items: Vec<Value>) -> HttpResponse {
+        let start = usize::try_from(self.start_index.unwrap_or(1).max(1)).unwrap_or(1);
+        let count = usize::try_from(self.count.unwrap_or(100).max(0)).unwrap_or(0).min(MAX_RESULTS);
+        let total = items.len();
+        let resources: Vec<Value> = items.into_iter().skip(start - 1).take(count).collect();
+        let body = serde_json::json!({
+            "schemas": [LIST_SCHEMA],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        });
+        HttpResponse::Ok().content_type(MEDIA_TYPE).json(body)
+    }
+}
+
+/// A boolean as providers send it: `true`, or Entra ID's strings `"True"` / `"False"`.
+pub(crate) fn boolean(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// A list response as documented.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "schemas": [LIST_SCHEMA], "totalResults": 1, "startIndex": 1, "itemsPerPage": 1,
+    "Resources": [{"schemas": [USER_SCHEMA], "id": "0193c7e0-0000-7000-8000-000000000000", "userName": "hanako.sato@example.com"}]
+}))]
+pub struct ScimListResponse {
+    pub schemas: Vec<String>,
+    #[serde(rename = "totalResults")]
+    pub total_results: usize,
+    #[serde(rename = "startIndex")]
+    pub start_index: usize,
+    #[serde(rename = "itemsPerPage")]
+    pub items_per_page: usize,
+    #[serde(rename = "Resources")]
+    #[schema(value_type = Vec<Object>)]
+    pub resources: Vec<Value>,
+}
+
+/// A PatchOp request (RFC 7644 3.5.2).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "schemas": [PATCH_SCHEMA],
+    "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
+}))]
+pub struct ScimPatchOp {
+    pub schemas: Vec<String>,
+    #[serde(rename = "Operations")]
+    pub operations: Vec<ScimPatchOperation>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScimPatchOperation {
+    /// `add`, `replace` or `remove` (any case).
+    pub op: String,
+    pub path: Option<String>,
+    #[schema(value_type = Object)]
+    pub value: Option<Value>,
+}
