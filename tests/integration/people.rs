@@ -81,7 +81,7 @@ async fn joiners_movers_and_leavers_keep_user_names_unique_among_those_who_have_
     let history = app.get(&alice, &format!("/api/v1/people/{id}/history")).await.expect(200);
     let types: Vec<&str> =
         history.body["items"].as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["PersonJoined", "PersonChanged", "PersonLeft"]);
+    assert_eq!(types, ["PersonJoined", "PersonChanged", "PersonLeft", "AccessRemovalOpened"]);
     assert_eq!(history.body["items"][0]["data"]["user_name"], "hanako");
 }
 

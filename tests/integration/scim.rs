@@ -111,7 +111,10 @@ async fn assert_replayed_as_people_events(provider: &str, client_id: &str, types
     let group = app.get(&app.alice(), "/api/v1/audit-trail?stream_type=group").await.expect(200);
     let group_events: Vec<&str> =
         group.body["items"].as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert!(group_events.starts_with(&["GroupCreated", "GroupMembersAdded", "GroupMembersRemoved"]), "{group_events:?}");
+    assert!(
+        group_events.starts_with(&["GroupCreated", "GroupMembersAdded", "GroupMembersRemoved"]),
+        "{group_events:?}"
+    );
     assert!(group.body["items"].as_array().unwrap().iter().all(|e| e["source"] == "scim" && e["actor"] == client_id));
 }
 
@@ -161,7 +164,8 @@ async fn scim_errors_use_the_scim_error_body_and_status() {
         .unwrap();
     assert_eq!(broken.status(), 400);
 
-    let created = scim(&app, &token, reqwest::Method::POST, "/scim/v2/Users", Some(&new_user("kenji"))).await.expect(201);
+    let created =
+        scim(&app, &token, reqwest::Method::POST, "/scim/v2/Users", Some(&new_user("kenji"))).await.expect(201);
     let id = created.body["id"].as_str().unwrap();
     assert_eq!(created.header("etag").as_deref(), Some("W/\"1\""));
     assert_eq!(created.body["meta"]["version"], "W/\"1\"");
@@ -178,8 +182,11 @@ async fn scim_errors_use_the_scim_error_body_and_status() {
         .bearer_auth(&token)
         .header("content-type", "application/json")
         .header("if-match", "W/\"7\"")
-        .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                     "Operations": [{"op": "replace", "path": "title", "value": "CISO"}]}).to_string())
+        .body(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                     "Operations": [{"op": "replace", "path": "title", "value": "CISO"}]})
+            .to_string(),
+        )
         .send()
         .await
         .unwrap();
@@ -240,8 +247,12 @@ async fn a_leavers_checklist_lists_owned_assets_is_completed_item_by_item_and_sh
     let app = TestApp::spawn().await;
     let alice = app.alice();
     let joined = app
-        .post(&alice, "/api/v1/people", json!({"user_name": "taro", "display_name": "Taro", "email": "taro@example.com",
-            "department": "sales", "role": "account manager"}))
+        .post(
+            &alice,
+            "/api/v1/people",
+            json!({"user_name": "taro", "display_name": "Taro", "email": "taro@example.com",
+            "department": "sales", "role": "account manager"}),
+        )
         .await
         .expect(201);
     let id = joined.body["id"].as_str().unwrap().to_owned();
@@ -253,10 +264,16 @@ async fn a_leavers_checklist_lists_owned_assets_is_completed_item_by_item_and_sh
     let person = app.get(&alice, &format!("/api/v1/people/{id}")).await.expect(200);
     let checklist = &person.body["access_removal"];
     assert_eq!(checklist["due_date"], "2020-04-05", "due 5 days (the default) after leaving");
-    assert_eq!((checklist["overdue"].as_bool(), person.body["access_removal_overdue"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (checklist["overdue"].as_bool(), person.body["access_removal_overdue"].as_bool()),
+        (Some(true), Some(true))
+    );
     let items = checklist["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 4);
-    assert_eq!((items[3]["kind"].as_str(), items[3]["asset_id"].as_str()), (Some("asset_returned"), Some(asset.as_str())));
+    assert_eq!(
+        (items[3]["kind"].as_str(), items[3]["asset_id"].as_str()),
+        (Some("asset_returned"), Some(asset.as_str()))
+    );
 
     let readiness = app.get(&alice, "/api/v1/reports/readiness").await.expect(200);
     let overdue = readiness.body["overdue"].as_array().unwrap();
@@ -271,7 +288,8 @@ async fn a_leavers_checklist_lists_owned_assets_is_completed_item_by_item_and_sh
         let path = format!("/api/v1/people/{id}/access-removal/items/{}/completion", item["item_id"].as_str().unwrap());
         app.post(&bob, &path, json!({"note": "done"})).await.expect(200);
     }
-    let first = format!("/api/v1/people/{id}/access-removal/items/{}/completion", items[0]["item_id"].as_str().unwrap());
+    let first =
+        format!("/api/v1/people/{id}/access-removal/items/{}/completion", items[0]["item_id"].as_str().unwrap());
     let again = app.post(&bob, &first, json!({})).await.expect(409);
     assert_eq!(again.code(), "access_removal_item_already_completed");
     let unknown = format!("/api/v1/people/{id}/access-removal/items/{}/completion", uuid::Uuid::now_v7());

@@ -156,7 +156,9 @@ fn find_course(registers: &Registers, item: &TrainingCompletionItem) -> Option<(
         .filter(|(_, entry)| entry.state.exists())
         .find(|(id, entry)| match (&item.course_id, &item.course_title) {
             (Some(course_id), _) => *id == course_id,
-            (None, Some(title)) => entry.state.details.as_ref().is_some_and(|d| d.title.eq_ignore_ascii_case(title.trim())),
+            (None, Some(title)) => {
+                entry.state.details.as_ref().is_some_and(|d| d.title.eq_ignore_ascii_case(title.trim()))
+            }
             (None, None) => false,
         })
         .map(|(id, entry)| (*id, entry.state.clone()))
@@ -193,7 +195,8 @@ fn match_items(registers: &Registers, items: &[TrainingCompletionItem]) -> Vec<D
             if !recorded.insert(completion_id.clone()) {
                 return Disposition::Duplicate;
             }
-            let report = CompletionReport { course_id, completed_on: item.completed_on, completion_id, score: item.score };
+            let report =
+                CompletionReport { course_id, completed_on: item.completed_on, completion_id, score: item.score };
             Disposition::Record(Box::new(Matched { person_id, course, report }))
         })
         .collect()
@@ -243,7 +246,12 @@ pub async fn record_training_completions(
     let mut outcome = TrainingCompletionOutcome { recorded: Vec::new(), duplicate: Vec::new(), rejected: Vec::new() };
     for (index, (item, disposition)) in items.iter().zip(dispositions).enumerate() {
         let completion_id = item.completion_id.clone();
-        let reject = |code: &str, detail: String| RejectedCompletion { index, completion_id: completion_id.clone(), code: code.to_owned(), detail };
+        let reject = |code: &str, detail: String| RejectedCompletion {
+            index,
+            completion_id: completion_id.clone(),
+            code: code.to_owned(),
+            detail,
+        };
         match disposition {
             Disposition::Duplicate => outcome.duplicate.push(DuplicateCompletion { index, completion_id }),
             Disposition::Rejected(code, detail) => outcome.rejected.push(reject(code, detail)),

@@ -92,8 +92,14 @@ impl AccessRemovalPlan {
     pub fn new(left_on: NaiveDate, due_days: u32, owned_assets: &[(Uuid, String)]) -> Self {
         let standard = [
             (AccessRemovalItemKind::AccountsDisabled, "Disable the person's accounts in every system"),
-            (AccessRemovalItemKind::AccessRightsRemoved, "Remove access rights, group memberships and privileged access"),
-            (AccessRemovalItemKind::ConfidentialityReminded, "Remind the person of confidentiality duties after leaving"),
+            (
+                AccessRemovalItemKind::AccessRightsRemoved,
+                "Remove access rights, group memberships and privileged access",
+            ),
+            (
+                AccessRemovalItemKind::ConfidentialityReminded,
+                "Remind the person of confidentiality duties after leaving",
+            ),
         ];
         let mut items: Vec<AccessRemovalItem> = standard
             .into_iter()
@@ -140,7 +146,10 @@ impl Person {
         if let Some(earlier) = checklist.completion(completed.item_id) {
             return Err(DomainError::new(
                 ErrorCode::AccessRemovalItemAlreadyCompleted,
-                format!("item {} was completed by {} at {}", completed.item_id, earlier.completed_by, earlier.completed_at),
+                format!(
+                    "item {} was completed by {} at {}",
+                    completed.item_id, earlier.completed_by, earlier.completed_at
+                ),
             ));
         }
         Ok(vec![PersonEvent::AccessRemovalItemCompleted(completed)])
@@ -214,6 +223,9 @@ pub(crate) mod tests {
         }
         let again = person.complete_access_removal_item(completion(items[0])).unwrap_err();
         assert_eq!(again.code, ErrorCode::AccessRemovalItemAlreadyCompleted);
-        assert!(!person.access_removal.as_ref().unwrap().overdue(date(12, 31)), "a completed checklist is never overdue");
+        assert!(
+            !person.access_removal.as_ref().unwrap().overdue(date(12, 31)),
+            "a completed checklist is never overdue"
+        );
     }
 }

@@ -68,7 +68,10 @@ impl Group {
 
     fn ensure_not_deleted(&self) -> Result<(), DomainError> {
         if self.deleted {
-            return Err(DomainError::new(ErrorCode::GroupDeleted, format!("group '{}' was deleted", self.display_name)));
+            return Err(DomainError::new(
+                ErrorCode::GroupDeleted,
+                format!("group '{}' was deleted", self.display_name),
+            ));
         }
         Ok(())
     }
@@ -129,14 +132,16 @@ impl Group {
     /// The ids of `ids` not yet members (each once), if any.
     fn newcomers(&self, ids: Vec<Uuid>) -> Option<GroupMembers> {
         let mut seen = BTreeSet::new();
-        let person_ids: Vec<Uuid> = ids.into_iter().filter(|id| !self.members.contains(id) && seen.insert(*id)).collect();
+        let person_ids: Vec<Uuid> =
+            ids.into_iter().filter(|id| !self.members.contains(id) && seen.insert(*id)).collect();
         (!person_ids.is_empty()).then_some(GroupMembers { person_ids })
     }
 
     /// The ids of `ids` that are members (each once), if any.
     fn current(&self, ids: Vec<Uuid>) -> Option<GroupMembers> {
         let mut seen = BTreeSet::new();
-        let person_ids: Vec<Uuid> = ids.into_iter().filter(|id| self.members.contains(id) && seen.insert(*id)).collect();
+        let person_ids: Vec<Uuid> =
+            ids.into_iter().filter(|id| self.members.contains(id) && seen.insert(*id)).collect();
         (!person_ids.is_empty()).then_some(GroupMembers { person_ids })
     }
 

@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access_removal::{AccessRemovalChecklist, AccessRemovalItemCompleted, AccessRemovalOpened, AccessRemovalPlan};
+use crate::access_removal::{
+    AccessRemovalChecklist, AccessRemovalItemCompleted, AccessRemovalOpened, AccessRemovalPlan,
+};
 use crate::error::{DomainError, ErrorCode};
 use crate::provisioning::{PersonDeprovisioned, PersonRejoined};
 use crate::training::{TrainingAssigned, TrainingCompleted};
@@ -238,7 +240,10 @@ pub(crate) mod tests {
         let person = given(&[joined(), left()]);
         assert_eq!(person.change(Uuid::from_u128(9), profile("sales")).unwrap_err().code, ErrorCode::PersonLeft);
         let plan = crate::access_removal::tests::plan(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap());
-        assert_eq!(person.leave(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), plan).unwrap_err().code, ErrorCode::PersonLeft);
+        assert_eq!(
+            person.leave(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), plan).unwrap_err().code,
+            ErrorCode::PersonLeft
+        );
         assert_eq!(person.status, PersonStatus::Left);
     }
 

@@ -4,7 +4,7 @@
 use actix_web::{get, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::{authorize, location, ScimError, ScimErrorBody, ScimListResponse, ListQuery, MAX_RESULTS, MEDIA_TYPE};
+use super::{authorize, location, ListQuery, ScimError, ScimErrorBody, ScimListResponse, MAX_RESULTS, MEDIA_TYPE};
 use super::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -91,24 +91,36 @@ fn all_schemas() -> Vec<Value> {
         })
     };
     vec![
-        schema(USER_SCHEMA, "User", "A person of the people register", vec![
-            attribute("userName", "string", true, "immutable", "server"),
-            attribute("externalId", "string", false, "immutable", "none"),
-            attribute("displayName", "string", false, "readWrite", "none"),
-            name,
-            email,
-            attribute("title", "string", false, "readWrite", "none"),
-            attribute("active", "boolean", false, "readWrite", "none"),
-        ]),
-        schema(ENTERPRISE_SCHEMA, "EnterpriseUser", "Department and manager of a person", vec![
-            attribute("department", "string", false, "readWrite", "none"),
-            manager,
-        ]),
-        schema(GROUP_SCHEMA, "Group", "A directory group of people", vec![
-            attribute("displayName", "string", true, "readWrite", "server"),
-            attribute("externalId", "string", false, "immutable", "none"),
-            members,
-        ]),
+        schema(
+            USER_SCHEMA,
+            "User",
+            "A person of the people register",
+            vec![
+                attribute("userName", "string", true, "immutable", "server"),
+                attribute("externalId", "string", false, "immutable", "none"),
+                attribute("displayName", "string", false, "readWrite", "none"),
+                name,
+                email,
+                attribute("title", "string", false, "readWrite", "none"),
+                attribute("active", "boolean", false, "readWrite", "none"),
+            ],
+        ),
+        schema(
+            ENTERPRISE_SCHEMA,
+            "EnterpriseUser",
+            "Department and manager of a person",
+            vec![attribute("department", "string", false, "readWrite", "none"), manager],
+        ),
+        schema(
+            GROUP_SCHEMA,
+            "Group",
+            "A directory group of people",
+            vec![
+                attribute("displayName", "string", true, "readWrite", "server"),
+                attribute("externalId", "string", false, "immutable", "none"),
+                members,
+            ],
+        ),
     ]
 }
 

@@ -54,7 +54,8 @@ fn group_json(request: &HttpRequest, entry: &Entry<Group>) -> Value {
 /// `displayName` and the member ids of a group body, each member a user this server serves.
 fn read_group_body(ledger: &Ledger, context: &CommandContext, body: &Value) -> Result<(String, Vec<Uuid>), ScimError> {
     let name = body.get("displayName").and_then(Value::as_str).unwrap_or_default();
-    let name = required_line("/displayName", name, MAX_LINE).map_err(|e| invalid(format!("displayName: {}", e.detail)))?;
+    let name =
+        required_line("/displayName", name, MAX_LINE).map_err(|e| invalid(format!("displayName: {}", e.detail)))?;
     let members = match body.get("members") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(members)) => members
@@ -80,7 +81,12 @@ fn read_group_body(ledger: &Ledger, context: &CommandContext, body: &Value) -> R
 }
 
 /// The group other than `except` that goes by `name` (case-insensitively).
-fn name_holder(ledger: &Ledger, context: &CommandContext, name: &str, except: Option<Uuid>) -> Result<Option<Uuid>, ScimError> {
+fn name_holder(
+    ledger: &Ledger,
+    context: &CommandContext,
+    name: &str,
+    except: Option<Uuid>,
+) -> Result<Option<Uuid>, ScimError> {
     let (holder, _) = ledger.with_registers(&context.tenant, ReadPoint::Latest, |registers, _| {
         registers
             .groups
@@ -124,7 +130,11 @@ fn read_group(ledger: &Ledger, context: &CommandContext, id: &str) -> Result<Ent
     security(("bearer" = ["scim"]))
 )]
 #[post("/Groups")]
-pub async fn create_group(request: HttpRequest, ledger: web::Data<Ledger>, bytes: Bytes) -> Result<HttpResponse, ScimError> {
+pub async fn create_group(
+    request: HttpRequest,
+    ledger: web::Data<Ledger>,
+    bytes: Bytes,
+) -> Result<HttpResponse, ScimError> {
     let principal = authorize(&request)?;
     let context = command_context(&request, &principal)?;
     let body = json_body(&request, &bytes)?;
@@ -134,7 +144,9 @@ pub async fn create_group(request: HttpRequest, ledger: web::Data<Ledger>, bytes
     let holder = name_holder(&ledger, &context, &created.display_name, None)?;
     let id = Uuid::now_v7().to_string();
     let outcome = ledger
-        .execute::<Group>(&context, &id, Creation::NewStream, Group::exists, |group| group.create(created.clone(), holder))
+        .execute::<Group>(&context, &id, Creation::NewStream, Group::exists, |group| {
+            group.create(created.clone(), holder)
+        })
         .await?;
     let body = group_json(&request, &outcome.entry);
     Ok(resource_response(StatusCode::CREATED, outcome.entry.version, &body, Some(location(&request, "Groups", &id))))
@@ -195,7 +207,11 @@ pub async fn list_groups(request: HttpRequest, ledger: web::Data<Ledger>) -> Res
     security(("bearer" = ["scim"]))
 )]
 #[get("/Groups/{id}")]
-pub async fn get_group(request: HttpRequest, ledger: web::Data<Ledger>, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+pub async fn get_group(
+    request: HttpRequest,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
     let principal = authorize(&request)?;
     let context = command_context(&request, &principal)?;
     let entry = read_group(&ledger, &context, &group_id(&id)?)?;
@@ -237,7 +253,11 @@ pub async fn patch_group(
     let body = json_body(&request, &bytes)?;
     let current = read_group(&ledger, &caller, &id)?;
     if caller.if_match.is_some_and(|expected| expected != current.version) {
-        return Err(ScimError::new(StatusCode::PRECONDITION_FAILED, None, "If-Match does not match the current version"));
+        return Err(ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            "If-Match does not match the current version",
+        ));
     }
     let mut resource = group_json(&request, &current);
     apply_patch(&mut resource, &body)?;
@@ -275,7 +295,11 @@ pub async fn patch_group(
     security(("bearer" = ["scim"]))
 )]
 #[delete("/Groups/{id}")]
-pub async fn delete_group(request: HttpRequest, ledger: web::Data<Ledger>, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+pub async fn delete_group(
+    request: HttpRequest,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
     let principal = authorize(&request)?;
     let context = command_context(&request, &principal)?;
     let id = group_id(&id)?;

@@ -227,7 +227,12 @@ pub(crate) fn location(request: &HttpRequest, resource_type: &str, id: &str) -> 
 }
 
 /// A resource answer with its ETag.
-pub(crate) fn resource_response(status: StatusCode, version: u64, body: &Value, location: Option<String>) -> HttpResponse {
+pub(crate) fn resource_response(
+    status: StatusCode,
+    version: u64,
+    body: &Value,
+    location: Option<String>,
+) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::ETAG, etag(version)));
     if let Some(location) = location {

@@ -23,7 +23,10 @@ enum Op {
 pub(crate) fn apply_patch(resource: &mut Value, body: &Value) -> Result<(), ScimError> {
     let declared = body.get("schemas").and_then(Value::as_array);
     if declared.is_some_and(|schemas| !schemas.iter().any(|s| s.as_str() == Some(PATCH_SCHEMA))) {
-        return Err(ScimError::bad_request("invalidSyntax", format!("a PATCH body declares the schema {PATCH_SCHEMA}")));
+        return Err(ScimError::bad_request(
+            "invalidSyntax",
+            format!("a PATCH body declares the schema {PATCH_SCHEMA}"),
+        ));
     }
     let operations = body
         .get("Operations")
@@ -39,7 +42,9 @@ pub(crate) fn apply_patch(resource: &mut Value, body: &Value) -> Result<(), Scim
             Some("add") => Op::Add,
             Some("replace") => Op::Replace,
             Some("remove") => Op::Remove,
-            _ => return Err(ScimError::bad_request("invalidSyntax", "each operation's `op` is add, replace or remove")),
+            _ => {
+                return Err(ScimError::bad_request("invalidSyntax", "each operation's `op` is add, replace or remove"))
+            }
         };
         let value = operation.get("value").cloned();
         match operation.get("path").and_then(Value::as_str).map(str::trim).filter(|p| !p.is_empty()) {
@@ -145,9 +150,8 @@ fn apply_path(resource: &mut Map<String, Value>, op: Op, path: &str, value: Opti
         return Err(invalid_path(path));
     }
     let key = key_of(target, attribute);
-    let needs_value = || {
-        value.clone().ok_or_else(|| ScimError::bad_request("invalidValue", format!("`{path}` needs a value")))
-    };
+    let needs_value =
+        || value.clone().ok_or_else(|| ScimError::bad_request("invalidValue", format!("`{path}` needs a value")));
     match (filter, sub) {
         (Some(filter), sub) => {
             let list = target.entry(key).or_insert_with(|| Value::Array(Vec::new()));
@@ -176,7 +180,8 @@ fn apply_path(resource: &mut Map<String, Value>, op: Op, path: &str, value: Opti
                         set_in(item, sub, value.clone());
                     }
                     if !found {
-                        let mut item = Value::Object(Map::from_iter([(filter.attribute.clone(), filter.value.clone())]));
+                        let mut item =
+                            Value::Object(Map::from_iter([(filter.attribute.clone(), filter.value.clone())]));
                         set_in(&mut item, sub, value);
                         items.push(item);
                     }
@@ -222,7 +227,8 @@ fn apply_path(resource: &mut Map<String, Value>, op: Op, path: &str, value: Opti
                 }
             },
             (_, value) => {
-                let value = value.ok_or_else(|| ScimError::bad_request("invalidValue", format!("`{path}` needs a value")))?;
+                let value =
+                    value.ok_or_else(|| ScimError::bad_request("invalidValue", format!("`{path}` needs a value")))?;
                 target.insert(key, value);
             }
         },
@@ -259,7 +265,8 @@ mod tests {
         assert_eq!(okta["active"], false);
         let entra = patched(user.clone(), json!([{"op": "Replace", "path": "active", "value": "False"}]));
         assert_eq!(entra["active"], "False");
-        let email = patched(user.clone(), json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "b@x.io"}]));
+        let email =
+            patched(user.clone(), json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "b@x.io"}]));
         assert_eq!(email["emails"], json!([{"type": "work", "value": "b@x.io"}]));
         let given = patched(user.clone(), json!([{"op": "add", "path": "name.givenName", "value": "Hana"}]));
         assert_eq!(given["name"]["givenName"], "Hana");
@@ -275,7 +282,10 @@ mod tests {
     #[test]
     fn members_are_added_and_removed_by_value_path_or_listed_value() {
         let group = json!({"displayName": "g", "members": [{"value": "a"}, {"value": "b"}]});
-        let added = patched(group.clone(), json!([{"op": "add", "path": "members", "value": [{"value": "c"}, {"value": "a"}]}]));
+        let added = patched(
+            group.clone(),
+            json!([{"op": "add", "path": "members", "value": [{"value": "c"}, {"value": "a"}]}]),
+        );
         assert_eq!(added["members"], json!([{"value": "a"}, {"value": "b"}, {"value": "c"}]));
         let okta = patched(group.clone(), json!([{"op": "remove", "path": "members[value eq \"a\"]"}]));
         assert_eq!(okta["members"], json!([{"value": "b"}]));
@@ -290,7 +300,8 @@ mod tests {
         assert_eq!(apply_patch(&mut resource, &no_target).unwrap_err().scim_type, Some("noTarget"));
         let bad_op = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "move", "path": "x"}]});
         assert_eq!(apply_patch(&mut resource, &bad_op).unwrap_err().scim_type, Some("invalidSyntax"));
-        let bad_path = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "add", "path": "emails[type", "value": 1}]});
+        let bad_path =
+            json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "add", "path": "emails[type", "value": 1}]});
         assert_eq!(apply_patch(&mut resource, &bad_path).unwrap_err().scim_type, Some("invalidPath"));
     }
 }

@@ -69,16 +69,16 @@ impl UserInput {
             .map_err(|e| invalid(format!("userName: {}", e.detail)))?;
         let external_id = text(object, "externalId").map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let name = attribute(object, "name").and_then(Value::as_object);
-        let given_and_family = name.map(|n| {
-            [text(n, "givenName"), text(n, "familyName")].into_iter().flatten().collect::<Vec<_>>().join(" ")
-        });
-        let display_name = [text(object, "displayName"), name.and_then(|n| text(n, "formatted")), given_and_family.as_deref()]
-            .into_iter()
-            .flatten()
-            .map(str::trim)
-            .find(|v| !v.is_empty())
-            .unwrap_or(&user_name)
-            .to_owned();
+        let given_and_family = name
+            .map(|n| [text(n, "givenName"), text(n, "familyName")].into_iter().flatten().collect::<Vec<_>>().join(" "));
+        let display_name =
+            [text(object, "displayName"), name.and_then(|n| text(n, "formatted")), given_and_family.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(str::trim)
+                .find(|v| !v.is_empty())
+                .unwrap_or(&user_name)
+                .to_owned();
         let display_name = required_line("/displayName", &display_name, MAX_LINE)
             .map_err(|e| invalid(format!("displayName: {}", e.detail)))?;
         let email = primary_email(object)?;
@@ -195,10 +195,14 @@ fn ensure_manager(ledger: &Ledger, context: &CommandContext, input: &UserInput) 
 }
 
 /// The person other than `except` who holds `user_name` and has not left.
-fn holder(ledger: &Ledger, context: &CommandContext, user_name: &str, except: Option<Uuid>) -> Result<Option<Uuid>, ScimError> {
-    let (holder, _) = ledger.with_registers(&context.tenant, ReadPoint::Latest, |registers, _| {
-        registers.active_person_named(user_name)
-    })?;
+fn holder(
+    ledger: &Ledger,
+    context: &CommandContext,
+    user_name: &str,
+    except: Option<Uuid>,
+) -> Result<Option<Uuid>, ScimError> {
+    let (holder, _) = ledger
+        .with_registers(&context.tenant, ReadPoint::Latest, |registers, _| registers.active_person_named(user_name))?;
     Ok(holder.filter(|h| Some(*h) != except))
 }
 
@@ -230,7 +234,11 @@ fn holder(ledger: &Ledger, context: &CommandContext, user_name: &str, except: Op
     security(("bearer" = ["scim"]))
 )]
 #[post("/Users")]
-pub async fn create_user(request: HttpRequest, ledger: web::Data<Ledger>, bytes: Bytes) -> Result<HttpResponse, ScimError> {
+pub async fn create_user(
+    request: HttpRequest,
+    ledger: web::Data<Ledger>,
+    bytes: Bytes,
+) -> Result<HttpResponse, ScimError> {
     let principal = authorize(&request)?;
     let context = command_context(&request, &principal)?;
     let input = UserInput::parse(&json_body(&request, &bytes)?)?;
@@ -318,7 +326,11 @@ pub async fn list_users(request: HttpRequest, ledger: web::Data<Ledger>) -> Resu
     security(("bearer" = ["scim"]))
 )]
 #[get("/Users/{id}")]
-pub async fn get_user(request: HttpRequest, ledger: web::Data<Ledger>, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+pub async fn get_user(
+    request: HttpRequest,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
     let principal = authorize(&request)?;
     let context = command_context(&request, &principal)?;
     let entry = read_user(&ledger, &context, &user_id(&id)?)?;
@@ -454,7 +466,11 @@ pub async fn patch_user(
     for _ in 0..PATCH_RETRIES {
         let current = read_user(&ledger, &caller, &id)?;
         if caller.if_match.is_some_and(|expected| expected != current.version) {
-            return Err(ScimError::new(StatusCode::PRECONDITION_FAILED, None, "If-Match does not match the current version"));
+            return Err(ScimError::new(
+                StatusCode::PRECONDITION_FAILED,
+                None,
+                "If-Match does not match the current version",
+            ));
         }
         let mut resource = user_json(&request, &current);
         apply_patch(&mut resource, &body)?;
@@ -487,7 +503,11 @@ pub async fn patch_user(
     security(("bearer" = ["scim"]))
 )]
 #[delete("/Users/{id}")]
-pub async fn delete_user(request: HttpRequest, ledger: web::Data<Ledger>, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+pub async fn delete_user(
+    request: HttpRequest,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
     let principal = authorize(&request)?;
     let context = command_context(&request, &principal)?;
     let id = user_id(&id)?;

@@ -1235,13 +1235,11 @@ fn overdue_items(reading: &Reading) -> Vec<OverdueItem> {
         }));
     }
     for person in registers.people_with_overdue_access_removal(today) {
-        let checklist = person.access_removal.iter();
-        items.extend(checklist.flat_map(|c| c.items.iter().filter(|i| !i.completed).map(move |i| (c.due_date, i))).map(
-            |(due_date, open)| {
-                let what = format!("Access removal of leaver {}: {}", person.display_name, open.description);
-                item(Person::COLLECTION, person.id, what, Some(due_date))
-            },
-        ));
+        let Some(checklist) = &person.access_removal else { continue };
+        for open in checklist.items.iter().filter(|i| !i.completed) {
+            let what = format!("Access removal of leaver {}: {}", person.display_name, open.description);
+            items.push(item(Person::COLLECTION, person.id, what, Some(checklist.due_date)));
+        }
     }
     for date in registers.overdue_surveillance(today) {
         let what = format!("{} with {}", name_of(&date.item).replace('_', " "), date.certification_body);
