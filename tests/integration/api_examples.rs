@@ -2,7 +2,7 @@
 //!
 //! Grammar (see `api/README.md`): requests are separated by `###` lines; `# @name NAME` and
 //! `# @expect STATUS` annotate a request; then `METHOD URL`, headers, a blank line, a body.
-//! `{{base}}`, `{{token}}`, `{{token_bob}}`, `{{token_carol}}`, `{{token_auditor}}` and
+//! `{{base}}`, `{{token}}`, `{{token_bob}}`, `{{token_carol}}`, `{{token_auditor}}`, `{{token_integrations}}` and
 //! `{{NAME.response.body.$.a.0.b}}` / `{{NAME.response.headers.Header}}` are substituted.
 
 use std::collections::HashMap;
@@ -151,6 +151,7 @@ async fn api_examples_run_against_a_live_server() {
         ("token_bob", app.token("bob", "acme", "isms:read isms:write")),
         ("token_carol", app.token("carol", "acme", "isms:read isms:write audit:read")),
         ("token_auditor", app.token("erin", "acme", "audit:read")),
+        ("token_integrations", app.token("jira-bridge", "acme", "integrations")),
     ]);
     let document: Value = serde_json::from_str(&isms_api::openapi_json()).unwrap();
     let templates: Vec<String> = document["paths"].as_object().unwrap().keys().cloned().collect();

@@ -53,6 +53,7 @@ mod changes;
 // Section: HR provisioning and training integrations.
 
 // Section: ticketing integrations.
+mod ticketing;
 
 // Section: personal data erasure.
 

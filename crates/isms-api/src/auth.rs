@@ -198,6 +198,9 @@ scopes! {
     WriteScope => "isms:write",
     AuditScope => "audit:read",
     AdminScope => "admin",
+    IntegrationsScope => "integrations",
+    // Ticketing bridges (scope `integrations`) and people alike report a corrective action's ticket.
+    TicketLinkScope => "isms:write" or "integrations",
 }
 
 /// States in the OpenAPI document what [`ReadScope`] accepts: every operation whose security

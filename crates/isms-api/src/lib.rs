@@ -60,6 +60,7 @@ mod changes;
 // Section: HR provisioning and training integrations.
 
 // Section: ticketing integrations.
+pub mod ticketing;
 
 // Section: personal data erasure.
 
@@ -160,6 +161,7 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: event feed and webhooks.
         // Section: HR provisioning and training integrations.
         // Section: ticketing integrations.
+        (name = "ticketing", description = "Jira Cloud and ServiceNow webhooks: incidents and corrective actions moved by their tickets"),
         // Section: personal data erasure.
         // Section: reliability suite.
 
@@ -175,6 +177,8 @@ pub struct ServerState {
     pub authenticator: web::Data<Authenticator>,
     /// Signs checkpoints and evidence packs.
     pub checkpoint_key: web::Data<ed25519_dalek::SigningKey>,
+    /// Webhook secrets, incident rules and the status mapping of the ticketing integrations.
+    pub ticketing: web::Data<ticketing::TicketingSettings>,
 }
 
 /// Builds the application and its OpenAPI document from the same list of services.
@@ -235,6 +239,7 @@ pub fn app(
                 // Section: event feed and webhooks.
                 // Section: HR provisioning and training integrations.
                 // Section: ticketing integrations.
+                .configure(ticketing::configure)
                 // Section: personal data erasure.
                 // Section: reliability suite.
                 // Section: bitemporal facts and the audit trail.
@@ -254,6 +259,7 @@ pub fn app(
         .default_service(web::to(not_found));
     if let Some(state) = state {
         app = app.app_data(state.ledger).app_data(state.authenticator).app_data(state.checkpoint_key);
+        app = app.app_data(state.ticketing);
     }
     (app.wrap(from_fn(request::request_context)), document)
 }

@@ -155,6 +155,7 @@ error_codes! {
     // Section: HR provisioning and training integrations.
 
     // Section: ticketing integrations.
+    TicketNotLinked => ("ticket_not_linked", Conflict),
 
     // Section: personal data erasure.
 

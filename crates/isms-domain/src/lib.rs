@@ -49,6 +49,7 @@ pub mod requirements;
 // Section: HR provisioning and training integrations.
 
 // Section: ticketing integrations.
+pub mod ticketing;
 
 // Section: personal data erasure.
 

@@ -52,6 +52,7 @@ pub mod management_review;
 // Section: HR provisioning and training integrations.
 
 // Section: ticketing integrations.
+pub mod ticketing;
 
 // Section: personal data erasure.
 
@@ -261,6 +262,7 @@ pub struct CorrectiveActionView {
     pub due_date: NaiveDate,
     /// Key of the ticket that tracks the work in an external system (Jira, ServiceNow).
     pub ticket_key: Option<String>,
+    pub ticket: Option<ticketing::ActionTicketView>,
     pub completed: bool,
     pub completed_by: Option<String>,
     pub completion_note: Option<String>,
@@ -329,6 +331,7 @@ impl NonconformityRecord {
                 owner: a.plan.owner.clone(),
                 due_date: a.plan.due_date,
                 ticket_key: a.plan.ticket_key.clone(),
+                ticket: ticketing::action_ticket(a),
                 completed: a.completion.is_some(),
                 completed_by: a.completion.as_ref().map(|c| c.completed_by.clone()),
                 completion_note: a.completion.as_ref().map(|c| c.note.clone()),

@@ -55,6 +55,8 @@ pub struct ServeConfig {
     pub verify_interval: std::time::Duration,
     /// When checkpoints are signed without being asked for (every K events, every T when the log grew).
     pub checkpoints: isms_store::proofs::CheckpointPolicy,
+    /// Jira and ServiceNow webhooks: secrets, which tickets are incidents, the status mapping.
+    pub ticketing: isms_api::ticketing::TicketingSettings,
 }
 
 /// Why the service could not start.
@@ -206,6 +208,7 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         ledger: web::Data::new(Ledger::new(event_store, projections.clone())),
         authenticator: web::Data::new(authenticator),
         checkpoint_key: web::Data::new(checkpoint_key),
+        ticketing: web::Data::new(config.ticketing.clone()),
     };
     spawn_background_verifier(Arc::downgrade(&store), config.verify_interval);
     spawn_automatic_checkpoints(Arc::downgrade(&checkpoints), config.checkpoints.clone());

@@ -59,6 +59,10 @@ enum Command {
         /// Sign a checkpoint when the log grew and this many seconds passed since the last one (0 = never).
         #[arg(long, env = "ISMS_CHECKPOINT_INTERVAL_SECS", default_value_t = 3600)]
         checkpoint_interval_secs: u64,
+        /// JSON file of the ticketing settings (webhook secrets per tenant, incident rules, the
+        /// status mapping); the defaults when absent.
+        #[arg(long, env = "ISMS_TICKETING_CONFIG")]
+        ticketing_config: Option<PathBuf>,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -152,7 +156,15 @@ fn main() -> ExitCode {
             verify_interval_secs,
             checkpoint_every_events,
             checkpoint_interval_secs,
+            ticketing_config,
         } => {
+            let ticketing = match ticketing_settings(ticketing_config.as_deref()) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    return ExitCode::from(exit_code::USAGE as u8);
+                }
+            };
             let verification = match (jwt_public_key_file, jwt_jwks_file) {
                 (Some(pem_file), _) => match jwt_algorithm.as_str() {
                     "ES256" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::ES256, pem_file },
@@ -177,6 +189,7 @@ fn main() -> ExitCode {
                     every_events: checkpoint_every_events,
                     interval: std::time::Duration::from_secs(checkpoint_interval_secs),
                 },
+                ticketing,
             };
             serve(config)
         }
@@ -193,6 +206,12 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn ticketing_settings(file: Option<&std::path::Path>) -> anyhow::Result<isms_api::ticketing::TicketingSettings> {
+    let Some(file) = file else { return Ok(Default::default()) };
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid ticketing settings", file.display()))
 }
 
 fn report(result: anyhow::Result<()>) -> i32 {
