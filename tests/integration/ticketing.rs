@@ -61,10 +61,8 @@ async fn deliver(app: &TestApp, system: &str, body: &[u8], headers: &[(&str, Str
 }
 
 async fn jira(app: &TestApp, body: &[u8], delivery: &str) -> Reply {
-    let headers = [
-        ("x-hub-signature", sign(JIRA_SECRET, body)),
-        ("x-atlassian-webhook-identifier", delivery.to_owned()),
-    ];
+    let headers =
+        [("x-hub-signature", sign(JIRA_SECRET, body)), ("x-atlassian-webhook-identifier", delivery.to_owned())];
     deliver(app, "jira", body, &headers).await
 }
 
@@ -108,6 +106,8 @@ async fn a_jira_issue_closed_moves_the_linked_corrective_action_once() {
     let ticket = json!({"system": "jira", "key": "OPS-42", "url": "https://example.atlassian.net/browse/OPS-42"});
     let linked = link(&app, &bridge, &nc, &action, ticket.clone()).await.expect(200);
     assert_eq!(linked.body["corrective_actions"][0]["ticket"]["key"], "OPS-42");
+    assert_eq!(linked.body["corrective_actions"][0]["ticket_key"], "OPS-42");
+    assert_eq!(linked.body["corrective_actions"][0]["ticket"]["project"], "OPS");
     // PUT again: the same link, no new event.
     let again = link(&app, &bridge, &nc, &action, ticket).await.expect(200);
     assert_eq!(again.header("etag"), linked.header("etag"));
@@ -144,14 +144,14 @@ async fn a_jira_incident_issue_created_reports_an_incident() {
     let reply = jira(&app, &fixture("jira/issue_created_incident.json"), "delivery-sec-7").await.expect(200);
     let recorded = &reply.body["recorded"][0];
     assert_eq!(recorded["register"], "incidents", "{}", reply.body);
-    assert_eq!(
-        recorded["event_types"],
-        json!(["IncidentReported", "IncidentTicketLinked", "IncidentTicketUpdated"])
-    );
+    assert_eq!(recorded["event_types"], json!(["IncidentReported", "IncidentTicketLinked", "IncidentTicketUpdated"]));
     let incident = app.get(&app.alice(), &format!("/api/v1/incidents/{}", recorded["id"].as_str().unwrap())).await;
     let incident = incident.expect(200).body;
     assert_eq!(incident["title"], "Credential phishing mail reported by three users");
-    assert_eq!((&incident["reported_by"], &incident["detected_at"]), (&json!("Ken Sato"), &json!("2026-11-24T08:35:30Z")));
+    assert_eq!(
+        (&incident["reported_by"], &incident["detected_at"]),
+        (&json!("Ken Sato"), &json!("2026-11-24T08:35:30Z"))
+    );
     assert_eq!(incident["status"], "reported");
     assert_eq!(incident["ticket"]["key"], "SEC-7");
     assert_eq!(incident["ticket"]["url"], "https://example.atlassian.net/browse/SEC-7");
@@ -172,7 +172,10 @@ async fn servicenow_create_then_update_keeps_one_incident() {
     assert_eq!(updated.body["recorded"][0]["event_types"], json!(["IncidentTicketUpdated"]));
     let incident = app.get(&app.alice(), &format!("/api/v1/incidents/{id}")).await.expect(200).body;
     assert_eq!(incident["ticket"]["status"], "Resolved", "{incident}");
-    assert_eq!((&incident["ticket"]["priority"], &incident["ticket"]["changed_by"]), (&json!("2 - High"), &json!("beth.anglin")));
+    assert_eq!(
+        (&incident["ticket"]["priority"], &incident["ticket"]["changed_by"]),
+        (&json!("2 - High"), &json!("beth.anglin"))
+    );
     assert_eq!(incident["ticket"]["changed_at"], "2026-11-25T14:12:09Z");
     let list = app.get(&app.alice(), "/api/v1/incidents").await.expect(200).body;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
@@ -249,10 +252,12 @@ async fn linking_a_ticket_is_validated_and_refused_on_a_closed_nonconformity() {
     let (nc, action) = planned_action(&app).await;
     let reader = app.token("eve", "acme", "isms:read");
     link(&app, &reader, &nc, &action, json!({"system": "jira", "key": "OPS-1"})).await.expect(403);
-    let invalid = link(&app, &app.alice(), &nc, &action, json!({"system": "Service Now", "key": " ", "url": "ftp://x"}))
-        .await
-        .expect(422);
-    let pointers: Vec<&str> = invalid.body["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    let invalid =
+        link(&app, &app.alice(), &nc, &action, json!({"system": "Service Now", "key": " ", "url": "ftp://x"}))
+            .await
+            .expect(422);
+    let pointers: Vec<&str> =
+        invalid.body["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
     assert_eq!(pointers, ["/system", "/key", "/url"]);
     let unknown = format!("/api/v1/nonconformities/{nc}/corrective-actions/{}/ticket", uuid::Uuid::now_v7());
     let body = json!({"system": "jira", "key": "OPS-1"});

@@ -44,7 +44,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// One tenant's shared secret for one ticketing system's webhooks. The secret identifies the
 /// tenant: the body's HMAC-SHA256 under it must match the delivery's signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketingSecret {
     pub tenant: String,
     /// `jira` or `servicenow`.
@@ -72,6 +72,18 @@ pub struct TicketingSettings {
     /// Largest webhook body accepted, in bytes. Jira payloads with a long description and
     /// changelog reach about 100 KB.
     pub max_body_bytes: usize,
+}
+
+/// Configuration is printed in diagnostics; the secret must not be.
+impl std::fmt::Debug for TicketingSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketingSecret")
+            .field("tenant", &self.tenant)
+            .field("system", &self.system)
+            .field("secret", &"[redacted]")
+            .field("client_id", &self.client_id)
+            .finish()
+    }
 }
 
 impl Default for TicketingSettings {
@@ -108,7 +120,8 @@ struct DeliveryCaller {
 async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -192,14 +205,15 @@ fn authenticate_delivery(
 }
 
 /// The command context of everything a delivery changes: the one place where ticketing
-/// attributes its events (actor = the integration's client id).
+/// attributes its events. The actor is the integration's client id; `_source` (`jira`,
+/// `servicenow`) is the attribution's other half, set on the context once `CommandContext`
+/// carries a source (issue 5, item 7).
 fn integration_context(
     caller: &DeliveryCaller,
-    system: &str,
+    _source: &str,
     correlation_id: Uuid,
     idempotency: IdempotencyInput,
 ) -> CommandContext {
-    let _source = system;
     CommandContext {
         tenant: caller.tenant.clone(),
         actor: Actor { subject: caller.client_id.clone(), is_admin: false },
@@ -372,7 +386,9 @@ impl Intake<'_> {
     async fn report_incident(&mut self) -> Result<(), ApiError> {
         let report = self.report;
         let now = chrono::Utc::now();
-        let title = if report.summary.is_empty() { format!("{} {}", report.system, report.key) } else {
+        let title = if report.summary.is_empty() {
+            format!("{} {}", report.system, report.key)
+        } else {
             report.summary.clone()
         };
         let reported = IncidentReported {
@@ -395,7 +411,12 @@ impl Intake<'_> {
         self.outcome(result, &context, None, None)
     }
 
-    async fn move_action(&mut self, nonconformity_id: Uuid, action_id: Uuid, rules: &[StatusRule]) -> Result<(), ApiError> {
+    async fn move_action(
+        &mut self,
+        nonconformity_id: Uuid,
+        action_id: Uuid,
+        rules: &[StatusRule],
+    ) -> Result<(), ApiError> {
         let report = self.report;
         let forms: Vec<&str> = report.status_forms.iter().map(String::as_str).collect();
         match mapped_outcome(rules, report.system, &forms) {
@@ -445,15 +466,8 @@ async fn intake(
     fingerprint: String,
     correlation_id: Uuid,
 ) -> Result<DeliveryReport, ApiError> {
-    let mut intake = Intake {
-        ledger,
-        caller,
-        report,
-        fingerprint,
-        correlation_id,
-        recorded: Vec::new(),
-        ignored: Vec::new(),
-    };
+    let mut intake =
+        Intake { ledger, caller, report, fingerprint, correlation_id, recorded: Vec::new(), ignored: Vec::new() };
     if let Some(reason) = &report.ignored_event {
         intake.ignore("event_type_ignored", reason.clone(), None, None);
     } else {
@@ -496,9 +510,10 @@ async fn intake(
 
 fn delivery_id(request: &HttpRequest, name: &str) -> Result<Option<String>, ApiError> {
     match header(request, name) {
-        Some(id) if id.len() > 200 || !id.bytes().all(|b| b.is_ascii_graphic()) => {
-            Err(ApiError::bad_request("invalid_delivery_id", format!("{name} must be 1 to 200 visible ASCII characters")))
-        }
+        Some(id) if id.len() > 200 || !id.bytes().all(|b| b.is_ascii_graphic()) => Err(ApiError::bad_request(
+            "invalid_delivery_id",
+            format!("{name} must be 1 to 200 visible ASCII characters"),
+        )),
         id => Ok(id),
     }
 }
@@ -526,9 +541,12 @@ async fn receive(
     let report = if system == JIRA {
         payloads::jira(&value, delivery_id(&request, "x-atlassian-webhook-identifier")?, &settings)?
     } else {
-        payloads::servicenow(&value, delivery_id(&request, "x-delivery-id")?, &settings)?
+        // Table API responses and some outbound messages wrap the record in `result`.
+        let record = value.get("result").filter(|r| r.is_object() && value.get("number").is_none()).unwrap_or(&value);
+        payloads::servicenow(record, delivery_id(&request, "x-delivery-id")?, &settings)?
     };
-    let fingerprint = hex::encode(Sha256::new().chain_update(system).chain_update(b"\n").chain_update(&body).finalize());
+    let fingerprint =
+        hex::encode(Sha256::new().chain_update(system).chain_update(b"\n").chain_update(&body).finalize());
     let answer = intake(&ledger, &settings, &caller, &report, fingerprint, correlation_id(&request)).await?;
     tracing::info!(
         system, tenant = %caller.tenant, delivery_id = %answer.delivery_id, ticket = %answer.ticket_key,
@@ -551,6 +569,12 @@ pub enum DeliveryProblems {
     /// A bearer token without scope `integrations`.
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
+    /// The records kept changing while the delivery was applied; the sender should retry.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// Listed with every command; a delivery takes no `If-Match`, so it is not sent.
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
     /// The body is larger than the configured limit (1 MiB by default).
     #[response(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Problem),
@@ -689,7 +713,8 @@ pub async fn link_corrective_action_ticket(
     let (entry, resolved) = ledger.record::<Nonconformity>(&context.tenant, &id, ReadPoint::Latest)?;
     if let Some(entry) = entry.filter(|e| e.state.exists()) {
         let action = entry.state.actions.iter().find(|a| a.plan.action_id == action_id);
-        if action.is_some_and(|a| a.ticket.as_ref() == Some(&ticket)) && context.if_match.is_none_or(|v| v == entry.version)
+        if action.is_some_and(|a| a.ticket.as_ref() == Some(&ticket))
+            && context.if_match.is_none_or(|v| v == entry.version)
         {
             let record = NonconformityRecord::from_entry(&entry, resolved.reading_date());
             return Ok(crate::responses::command_response(200, entry.version, &record, None, false));

@@ -221,7 +221,10 @@ impl Incident {
             ));
         }
         if self.ticket_state.as_ref().is_some_and(|last| last.same_state(&update)) {
-            return Err(DomainError::new(ErrorCode::NothingChanged, "the ticket's status, priority and summary are unchanged"));
+            return Err(DomainError::new(
+                ErrorCode::NothingChanged,
+                "the ticket's status, priority and summary are unchanged",
+            ));
         }
         Ok(vec![IncidentEvent::IncidentTicketUpdated(update)])
     }

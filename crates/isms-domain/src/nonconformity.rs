@@ -618,7 +618,10 @@ mod tests {
                 note: String::new(),
                 ticket: None,
             })],
-            vec![NonconformityEvent::NonconformityClosed(NonconformityClosed { closed_by: "c".into(), note: "".into() })],
+            vec![NonconformityEvent::NonconformityClosed(NonconformityClosed {
+                closed_by: "c".into(),
+                note: "".into(),
+            })],
         ] {
             then(&mut nc, events);
         }

@@ -330,7 +330,7 @@ impl NonconformityRecord {
                 description: a.plan.description.clone(),
                 owner: a.plan.owner.clone(),
                 due_date: a.plan.due_date,
-                ticket_key: a.plan.ticket_key.clone(),
+                ticket_key: a.ticket.as_ref().map(|t| t.key.clone()).or_else(|| a.plan.ticket_key.clone()),
                 ticket: ticketing::action_ticket(a),
                 completed: a.completion.is_some(),
                 completed_by: a.completion.as_ref().map(|c| c.completed_by.clone()),

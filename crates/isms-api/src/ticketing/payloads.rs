@@ -123,10 +123,11 @@ pub fn jira(
     };
     let fields = |name: &str| text(payload, &format!("/issue/fields/{name}"));
     let status = fields("status/name").unwrap_or_default();
-    let status_forms = [fields("status/name"), fields("status/statusCategory/key"), fields("status/statusCategory/name")]
-        .into_iter()
-        .flatten()
-        .collect();
+    let status_forms =
+        [fields("status/name"), fields("status/statusCategory/key"), fields("status/statusCategory/name")]
+            .into_iter()
+            .flatten()
+            .collect();
     let status_change = payload
         .pointer("/changelog/items")
         .and_then(Value::as_array)
@@ -137,8 +138,9 @@ pub fn jira(
     let is_incident = settings.jira_incident_issue_types.iter().any(|t| t.eq_ignore_ascii_case(&issue_type))
         && (settings.jira_incident_projects.is_empty()
             || settings.jira_incident_projects.iter().any(|p| p.eq_ignore_ascii_case(&project)));
-    let ignored_event = (!matches!(event.as_str(), "jira:issue_created" | "jira:issue_updated"))
-        .then(|| format!("the webhook event '{event}' is not handled (only jira:issue_created and jira:issue_updated)"));
+    let ignored_event = (!matches!(event.as_str(), "jira:issue_created" | "jira:issue_updated")).then(|| {
+        format!("the webhook event '{event}' is not handled (only jira:issue_created and jira:issue_updated)")
+    });
     // `self` is the REST URL of the issue; people want the browse URL on the same site.
     let url = text(payload, "/issue/self")
         .and_then(|api| api.split("/rest/").next().map(str::to_owned))
@@ -223,11 +225,13 @@ pub fn servicenow(
         Some(id) => id,
         None => {
             let sys_id = servicenow_field(record, "sys_id", false);
-            let sys_id = sys_id.ok_or_else(|| ApiError::unprocessable(
-                "invalid_body",
-                "the record has no sys_id (or send an X-Delivery-Id header)",
-                vec![FieldProblem { pointer: "/sys_id".into(), detail: "is required".into() }],
-            ))?;
+            let sys_id = sys_id.ok_or_else(|| {
+                ApiError::unprocessable(
+                    "invalid_body",
+                    "the record has no sys_id (or send an X-Delivery-Id header)",
+                    vec![FieldProblem { pointer: "/sys_id".into(), detail: "is required".into() }],
+                )
+            })?;
             format!("{sys_id}:{}", servicenow_field(record, "sys_mod_count", false).unwrap_or_else(|| "0".into()))
         }
     };
@@ -280,6 +284,9 @@ mod tests {
         let record = serde_json::json!({"state": {"value": "6", "display_value": "Resolved"}, "number": "INC1"});
         assert_eq!(servicenow_field(&record, "state", false).as_deref(), Some("6"));
         assert_eq!(servicenow_field(&record, "state", true).as_deref(), Some("Resolved"));
-        assert_eq!(servicenow_time(Some("2026-11-20 10:15:30".into())).unwrap().to_rfc3339(), "2026-11-20T10:15:30+00:00");
+        assert_eq!(
+            servicenow_time(Some("2026-11-20 10:15:30".into())).unwrap().to_rfc3339(),
+            "2026-11-20T10:15:30+00:00"
+        );
     }
 }
