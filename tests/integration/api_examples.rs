@@ -2,7 +2,7 @@
 //!
 //! Grammar (see `api/README.md`): requests are separated by `###` lines; `# @name NAME` and
 //! `# @expect STATUS` annotate a request; then `METHOD URL`, headers, a blank line, a body.
-//! `{{base}}`, `{{token}}`, `{{token_bob}}`, `{{token_carol}}`, `{{token_auditor}}` and
+//! `{{base}}`, `{{token}}`, `{{token_bob}}`, `{{token_carol}}`, `{{token_auditor}}`, `{{token_integrations}}` and
 //! `{{NAME.response.body.$.a.0.b}}` / `{{NAME.response.headers.Header}}` are substituted.
 
 use std::collections::HashMap;

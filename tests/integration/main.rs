@@ -55,6 +55,7 @@ mod scim;
 mod training_completions;
 
 // Section: ticketing integrations.
+mod ticketing;
 
 // Section: personal data erasure.
 

@@ -201,6 +201,8 @@ scopes! {
     // Section: HR provisioning and training integrations.
     ScimScope => "scim",
     IntegrationsScope => "integrations",
+    // Ticketing bridges (scope `integrations`) and people alike report a corrective action's ticket.
+    TicketLinkScope => "isms:write" or "integrations",
 }
 
 /// States in the OpenAPI document what [`ReadScope`] accepts: every operation whose security

@@ -63,6 +63,7 @@ mod scim;
 mod training_completions;
 
 // Section: ticketing integrations.
+pub mod ticketing;
 
 // Section: personal data erasure.
 
@@ -165,6 +166,7 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "scim", description = "SCIM 2.0 provisioning (RFC 7643, RFC 7644) at /scim/v2: users as people, groups; SCIM error bodies"),
         (name = "integrations", description = "Machine-to-machine integrations: training completions from a learning platform"),
         // Section: ticketing integrations.
+        (name = "ticketing", description = "Jira Cloud and ServiceNow webhooks: incidents and corrective actions moved by their tickets"),
         // Section: personal data erasure.
         // Section: reliability suite.
 
@@ -182,6 +184,8 @@ pub struct ServerState {
     pub checkpoint_key: web::Data<ed25519_dalek::SigningKey>,
     // Section: HR provisioning and training integrations.
     pub access_removal: web::Data<access_removal::AccessRemovalSettings>,
+    /// Webhook secrets, incident rules and the status mapping of the ticketing integrations.
+    pub ticketing: web::Data<ticketing::TicketingSettings>,
 }
 
 /// Builds the application and its OpenAPI document from the same list of services.
@@ -244,6 +248,7 @@ pub fn app(
                 .configure(access_removal::configure)
                 .configure(training_completions::configure)
                 // Section: ticketing integrations.
+                .configure(ticketing::configure)
                 // Section: personal data erasure.
                 // Section: reliability suite.
                 // Section: bitemporal facts and the audit trail.
@@ -267,6 +272,7 @@ pub fn app(
         app = app.app_data(state.ledger).app_data(state.authenticator).app_data(state.checkpoint_key);
         // Section: HR provisioning and training integrations.
         app = app.app_data(state.access_removal);
+        app = app.app_data(state.ticketing);
     }
     (app.wrap(from_fn(request::request_context)), document)
 }

@@ -81,6 +81,10 @@ pub struct NewCorrectiveActionRequest {
     pub due_date: NaiveDate,
     /// Key of the ticket tracking the work elsewhere (Jira, ServiceNow).
     pub ticket_key: Option<String>,
+    /// The ticketing system a bridge should open the ticket in (`jira`, `servicenow`).
+    pub ticket_system: Option<String>,
+    /// The project the ticket belongs in (a Jira project key, a ServiceNow assignment group).
+    pub ticket_project: Option<String>,
 }
 
 /// Plan corrective actions (10.2 c).
@@ -333,11 +337,21 @@ pub async fn plan_corrective_actions(
                 Some(key) => fields.take(required_line(&format!("/actions/{i}/ticket_key"), key, MAX_LINE)).map(Some),
                 None => Some(None),
             };
+            let ticket_system = match action.ticket_system.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(system) => fields
+                    .take(isms_domain::ticketing::ticket_system(&format!("/actions/{i}/ticket_system"), system))
+                    .map(Some),
+                None => Some(None),
+            };
+            let ticket_project =
+                fields.optional_line(&format!("/actions/{i}/ticket_project"), action.ticket_project.as_deref());
             Some(NewCorrectiveAction {
                 description: description?,
                 owner: owner?,
                 due_date: action.due_date,
                 ticket_key: ticket_key?,
+                ticket_system: ticket_system?,
+                ticket_project: ticket_project?,
             })
         })
         .collect();

@@ -292,6 +292,8 @@ async fn run(ledger: &Ledger, ops: &[Op]) {
                     owner: "bob".into(),
                     due_date: day(due_in),
                     ticket_key: None,
+                    ticket_system: None,
+                    ticket_project: None,
                 };
                 let action_id = Uuid::now_v7();
                 let planned = ledger

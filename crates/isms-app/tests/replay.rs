@@ -190,6 +190,8 @@ async fn run(ops: Vec<Op>) {
                         owner: "bob".into(),
                         due_date: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
                         ticket_key: None,
+                        ticket_system: None,
+                        ticket_project: None,
                     };
                     let action_id = Uuid::now_v7();
                     ledger

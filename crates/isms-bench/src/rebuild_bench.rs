@@ -229,6 +229,8 @@ fn nonconformity_lifecycle(n: u64) -> anyhow::Result<Vec<NewEvent>> {
             owner: "bob".into(),
             due_date: NaiveDate::from_ymd_opt(2027, 1, 31).unwrap_or_default(),
             ticket_key: Some(format!("OPS-{n}")),
+            ticket_system: None,
+            ticket_project: None,
         }],
         || action,
     )?;

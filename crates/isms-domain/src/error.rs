@@ -162,6 +162,7 @@ error_codes! {
     GroupDeleted => ("group_deleted", NotFound),
 
     // Section: ticketing integrations.
+    TicketNotLinked => ("ticket_not_linked", Conflict),
 
     // Section: personal data erasure.
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, ErrorCode};
 use crate::nonconformity::{NonconformityRaised, NonconformitySource, Severity};
+use crate::ticketing::TicketRef;
 use crate::{Actor, Aggregate};
 
 /// GDPR Art. 33(1): notify the supervisory authority within 72 hours of becoming aware.
@@ -117,6 +118,28 @@ pub struct NonconformityRaisedForIncident {
     pub raised_by: String,
 }
 
+/// The state of the incident's ticket as the ticketing system last reported it. The ISMS
+/// lifecycle (triage, containment, ...) is not inferred from it: those steps carry decisions
+/// (personal data breach or not, lessons learned) that a ticket status does not make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentTicketUpdated {
+    pub system: String,
+    pub key: String,
+    pub status: String,
+    pub priority: Option<String>,
+    pub summary: Option<String>,
+    pub changed_by: Option<String>,
+    pub changed_at: Option<DateTime<Utc>>,
+    pub delivery_id: String,
+}
+
+impl IncidentTicketUpdated {
+    /// Whether `other` reports the same state of the ticket (who and when aside).
+    fn same_state(&self, other: &IncidentTicketUpdated) -> bool {
+        (&self.status, &self.priority, &self.summary) == (&other.status, &other.priority, &other.summary)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event_type", content = "data")]
 pub enum IncidentEvent {
@@ -128,6 +151,9 @@ pub enum IncidentEvent {
     IncidentClosed(IncidentStep),
     AuthorityNotified(AuthorityNotified),
     NonconformityRaisedForIncident(NonconformityRaisedForIncident),
+    /// The incident is the ISMS record of this ticket (reported from a ticketing system).
+    IncidentTicketLinked(TicketRef),
+    IncidentTicketUpdated(IncidentTicketUpdated),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -141,6 +167,9 @@ pub struct Incident {
     pub closure: Option<IncidentStep>,
     pub notification: Option<AuthorityNotified>,
     pub nonconformity: Option<NonconformityRaisedForIncident>,
+    pub ticket: Option<TicketRef>,
+    /// The ticket's state as last reported.
+    pub ticket_state: Option<IncidentTicketUpdated>,
 }
 
 impl Incident {
@@ -163,6 +192,41 @@ impl Incident {
             return Err(DomainError::at(ErrorCode::DetectedInFuture, "/detected_at", "detected_at is in the future"));
         }
         Ok(vec![IncidentEvent::IncidentReported(report)])
+    }
+
+    /// Reports an incident that a ticketing system opened: the report and the link to its
+    /// ticket, in one append, so the ticket's later updates find the incident.
+    pub fn report_from_ticket(
+        &self,
+        report: IncidentReported,
+        ticket: TicketRef,
+        state: IncidentTicketUpdated,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<IncidentEvent>, DomainError> {
+        let mut events = self.report(report, now)?;
+        events.push(IncidentEvent::IncidentTicketLinked(ticket));
+        events.push(IncidentEvent::IncidentTicketUpdated(state));
+        Ok(events)
+    }
+
+    /// Records the ticket's state as the ticketing system reports it now.
+    pub fn record_ticket_update(&self, update: IncidentTicketUpdated) -> Result<Vec<IncidentEvent>, DomainError> {
+        if self.status == IncidentStatus::Closed {
+            return Err(DomainError::new(ErrorCode::IncidentClosed, "the incident is closed"));
+        }
+        if !self.ticket.as_ref().is_some_and(|t| t.is(&update.system, &update.key)) {
+            return Err(DomainError::new(
+                ErrorCode::TicketNotLinked,
+                format!("{} ticket {} is not the ticket of this incident", update.system, update.key),
+            ));
+        }
+        if self.ticket_state.as_ref().is_some_and(|last| last.same_state(&update)) {
+            return Err(DomainError::new(
+                ErrorCode::NothingChanged,
+                "the ticket's status, priority and summary are unchanged",
+            ));
+        }
+        Ok(vec![IncidentEvent::IncidentTicketUpdated(update)])
     }
 
     /// The forward-only lifecycle: `step` is allowed from the statuses in `from` only.
@@ -329,6 +393,8 @@ impl Aggregate for Incident {
             }
             IncidentEvent::AuthorityNotified(notified) => self.notification = Some(notified.clone()),
             IncidentEvent::NonconformityRaisedForIncident(raised) => self.nonconformity = Some(raised.clone()),
+            IncidentEvent::IncidentTicketLinked(ticket) => self.ticket = Some(ticket.clone()),
+            IncidentEvent::IncidentTicketUpdated(update) => self.ticket_state = Some(update.clone()),
         }
     }
 }
@@ -447,5 +513,50 @@ mod tests {
         let again = incident.raise_nonconformity(Uuid::from_u128(6), Severity::Major, None, &actor()).unwrap_err();
         assert_eq!(again.code, ErrorCode::IncidentNonconformityAlreadyRaised);
         assert!(again.detail.contains(&id.to_string()));
+    }
+
+    fn ticket_state(status: &str) -> IncidentTicketUpdated {
+        IncidentTicketUpdated {
+            system: "servicenow".into(),
+            key: "INC0010023".into(),
+            status: status.into(),
+            priority: Some("2".into()),
+            summary: Some("Phishing".into()),
+            changed_by: None,
+            changed_at: None,
+            delivery_id: "d".into(),
+        }
+    }
+
+    fn from_ticket() -> Incident {
+        let IncidentEvent::IncidentReported(report) = reported() else { unreachable!() };
+        let ticket = TicketRef { system: "servicenow".into(), key: "INC0010023".into(), url: None };
+        let events = Incident::default().report_from_ticket(report, ticket, ticket_state("1"), at(10)).unwrap();
+        assert_eq!(events.len(), 3);
+        given(&events)
+    }
+
+    #[test]
+    fn a_ticket_update_needs_the_incidents_own_ticket_and_a_change() {
+        let incident = from_ticket();
+        let events = incident.record_ticket_update(ticket_state("2")).unwrap();
+        let mut updated = incident.clone();
+        updated.apply(&events[0]);
+        assert_eq!(updated.ticket_state.as_ref().map(|s| s.status.as_str()), Some("2"));
+        let same = updated.record_ticket_update(ticket_state("2")).unwrap_err();
+        assert_eq!(same.code, ErrorCode::NothingChanged);
+        let mut other = ticket_state("3");
+        other.key = "INC0099999".into();
+        assert_eq!(updated.record_ticket_update(other).unwrap_err().code, ErrorCode::TicketNotLinked);
+        // An incident reported by a person has no ticket to update.
+        let manual = given(&[reported()]).record_ticket_update(ticket_state("2")).unwrap_err();
+        assert_eq!(manual.code, ErrorCode::TicketNotLinked);
+    }
+
+    #[test]
+    fn a_closed_incident_takes_no_ticket_update() {
+        let mut incident = from_ticket();
+        incident.apply(&IncidentEvent::IncidentClosed(step()));
+        assert_eq!(incident.record_ticket_update(ticket_state("7")).unwrap_err().code, ErrorCode::IncidentClosed);
     }
 }

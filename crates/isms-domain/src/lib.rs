@@ -52,6 +52,7 @@ pub mod groups;
 pub mod provisioning;
 
 // Section: ticketing integrations.
+pub mod ticketing;
 
 // Section: personal data erasure.
 

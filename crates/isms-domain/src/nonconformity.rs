@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{DomainError, ErrorCode};
+use crate::ticketing::{TicketRef, TicketStatusChange};
 use crate::{Actor, Aggregate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +79,15 @@ pub struct CorrectiveActionPlanned {
     pub owner: String,
     pub due_date: NaiveDate,
     pub ticket_key: Option<String>,
+    /// What a ticketing bridge needs to open the ticket (issue 5, "ticketing out"): the
+    /// nonconformity's title and the system and project the planner wants the ticket in.
+    /// Absent in events recorded before the bridge existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonconformity_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_project: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +95,17 @@ pub struct CorrectiveActionCompleted {
     pub action_id: Uuid,
     pub completed_by: String,
     pub note: String,
+    /// Set when a ticketing system reported the work done: who moved the ticket and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<TicketStatusChange>,
+}
+
+/// A ticketing bridge (or a person) reported the ticket that tracks a corrective action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrectiveActionTicketLinked {
+    pub action_id: Uuid,
+    pub ticket: TicketRef,
+    pub linked_by: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +129,7 @@ pub enum NonconformityEvent {
     RootCauseRecorded(RootCauseRecorded),
     CorrectiveActionPlanned(CorrectiveActionPlanned),
     CorrectiveActionCompleted(CorrectiveActionCompleted),
+    CorrectiveActionTicketLinked(CorrectiveActionTicketLinked),
     EffectivenessReviewed(EffectivenessReviewed),
     NonconformityClosed(NonconformityClosed),
 }
@@ -117,6 +139,22 @@ pub enum NonconformityEvent {
 pub struct CorrectiveAction {
     pub plan: CorrectiveActionPlanned,
     pub completion: Option<CorrectiveActionCompleted>,
+    /// The ticket reported for the action, which replaces the plan's `ticket_key`.
+    pub ticket: Option<TicketRef>,
+}
+
+impl CorrectiveAction {
+    /// Whether the ticket `key` of `system` tracks this action: the linked ticket, or else the
+    /// key given when planning (whose system, when not given, is any).
+    pub fn tracked_by(&self, system: &str, key: &str) -> bool {
+        match (&self.ticket, &self.plan.ticket_key) {
+            (Some(ticket), _) => ticket.is(system, key),
+            (None, Some(planned)) => {
+                planned.eq_ignore_ascii_case(key) && self.plan.ticket_system.as_deref().is_none_or(|s| s == system)
+            }
+            (None, None) => false,
+        }
+    }
 }
 
 /// A new corrective action as requested; the id is chosen by the caller of [`Nonconformity::plan_actions`].
@@ -126,6 +164,8 @@ pub struct NewCorrectiveAction {
     pub owner: String,
     pub due_date: NaiveDate,
     pub ticket_key: Option<String>,
+    pub ticket_system: Option<String>,
+    pub ticket_project: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -189,6 +229,7 @@ impl Nonconformity {
         if actions.is_empty() {
             return Err(DomainError::at(ErrorCode::ValidationFailed, "/actions", "at least one action is required"));
         }
+        let title = self.raised.as_ref().map(|r| r.title.clone());
         Ok(actions
             .into_iter()
             .map(|a| {
@@ -198,9 +239,21 @@ impl Nonconformity {
                     owner: a.owner,
                     due_date: a.due_date,
                     ticket_key: a.ticket_key,
+                    nonconformity_title: title.clone(),
+                    ticket_system: a.ticket_system,
+                    ticket_project: a.ticket_project,
                 })
             })
             .collect())
+    }
+
+    fn action(&self, action_id: Uuid) -> Result<&CorrectiveAction, DomainError> {
+        self.actions.iter().find(|a| a.plan.action_id == action_id).ok_or_else(|| {
+            DomainError::new(
+                ErrorCode::CorrectiveActionNotFound,
+                format!("no corrective action {action_id} on this nonconformity"),
+            )
+        })
     }
 
     pub fn complete_action(
@@ -209,13 +262,38 @@ impl Nonconformity {
         note: String,
         actor: &Actor,
     ) -> Result<Vec<NonconformityEvent>, DomainError> {
+        self.complete(action_id, note, actor, None)
+    }
+
+    /// Completes an action because its ticket reached a status mapped to completion; the
+    /// ticket must be the one that tracks the action.
+    pub fn complete_action_from_ticket(
+        &self,
+        action_id: Uuid,
+        change: TicketStatusChange,
+        actor: &Actor,
+    ) -> Result<Vec<NonconformityEvent>, DomainError> {
+        if !self.action(action_id)?.tracked_by(&change.system, &change.key) {
+            return Err(DomainError::new(
+                ErrorCode::TicketNotLinked,
+                format!("{} ticket {} does not track corrective action {action_id}", change.system, change.key),
+            ));
+        }
+        let by = change.changed_by.as_deref().map(|by| format!(" by {by}")).unwrap_or_default();
+        let from = change.from_status.as_deref().map(|from| format!(" from {from}")).unwrap_or_default();
+        let note = format!("{} ticket {} moved{from} to {}{by}", change.system, change.key, change.to_status);
+        self.complete(action_id, note, actor, Some(change))
+    }
+
+    fn complete(
+        &self,
+        action_id: Uuid,
+        note: String,
+        actor: &Actor,
+        ticket: Option<TicketStatusChange>,
+    ) -> Result<Vec<NonconformityEvent>, DomainError> {
         self.ensure_open()?;
-        let action = self.actions.iter().find(|a| a.plan.action_id == action_id).ok_or_else(|| {
-            DomainError::new(
-                ErrorCode::CorrectiveActionNotFound,
-                format!("no corrective action {action_id} on this nonconformity"),
-            )
-        })?;
+        let action = self.action(action_id)?;
         if action.completion.is_some() {
             return Err(DomainError::new(
                 ErrorCode::CorrectiveActionAlreadyCompleted,
@@ -226,6 +304,26 @@ impl Nonconformity {
             action_id,
             completed_by: actor.subject.clone(),
             note,
+            ticket,
+        })])
+    }
+
+    /// Records the ticket that tracks an action (reported by a ticketing bridge). A later link
+    /// replaces an earlier one; the same ticket again changes nothing.
+    pub fn link_ticket(
+        &self,
+        action_id: Uuid,
+        ticket: TicketRef,
+        actor: &Actor,
+    ) -> Result<Vec<NonconformityEvent>, DomainError> {
+        self.ensure_open()?;
+        if self.action(action_id)?.ticket.as_ref() == Some(&ticket) {
+            return Err(DomainError::new(ErrorCode::NothingChanged, "the action is already linked to this ticket"));
+        }
+        Ok(vec![NonconformityEvent::CorrectiveActionTicketLinked(CorrectiveActionTicketLinked {
+            action_id,
+            ticket,
+            linked_by: actor.subject.clone(),
         })])
     }
 
@@ -306,7 +404,7 @@ impl Aggregate for Nonconformity {
             NonconformityEvent::CorrectionRecorded(correction) => self.correction = Some(correction.clone()),
             NonconformityEvent::RootCauseRecorded(root_cause) => self.root_cause = Some(root_cause.clone()),
             NonconformityEvent::CorrectiveActionPlanned(planned) => {
-                self.actions.push(CorrectiveAction { plan: planned.clone(), completion: None });
+                self.actions.push(CorrectiveAction { plan: planned.clone(), completion: None, ticket: None });
                 self.effectiveness = None;
                 self.status = self.status_after_actions_change();
             }
@@ -315,6 +413,11 @@ impl Aggregate for Nonconformity {
                     action.completion = Some(completed.clone());
                 }
                 self.status = self.status_after_actions_change();
+            }
+            NonconformityEvent::CorrectiveActionTicketLinked(linked) => {
+                if let Some(action) = self.actions.iter_mut().find(|a| a.plan.action_id == linked.action_id) {
+                    action.ticket = Some(linked.ticket.clone());
+                }
             }
             NonconformityEvent::EffectivenessReviewed(review) => {
                 self.effectiveness = Some(review.clone());
@@ -360,6 +463,8 @@ mod tests {
             owner: owner.into(),
             due_date: NaiveDate::from_ymd_opt(2027, 1, 31).unwrap(),
             ticket_key: Some("OPS-1".into()),
+            ticket_system: None,
+            ticket_project: None,
         }
     }
 
@@ -456,5 +561,99 @@ mod tests {
             nc.review_effectiveness(true, String::new(), &actor("c")).unwrap_err().code,
             ErrorCode::NoCorrectiveActions
         );
+    }
+
+    fn ticket(key: &str) -> TicketRef {
+        TicketRef { system: "jira".into(), key: key.into(), url: None }
+    }
+
+    fn done(key: &str) -> TicketStatusChange {
+        TicketStatusChange {
+            system: "jira".into(),
+            key: key.into(),
+            from_status: Some("In Progress".into()),
+            to_status: "Done".into(),
+            changed_by: Some("Jane Doe".into()),
+            changed_at: None,
+            delivery_id: "d-1".into(),
+        }
+    }
+
+    #[test]
+    fn planning_carries_what_a_ticketing_bridge_needs() {
+        let nc = given(&[raised(Severity::Minor)]);
+        let mut wanted = action("bob");
+        wanted.ticket_system = Some("jira".into());
+        wanted.ticket_project = Some("OPS".into());
+        let events = nc.plan_actions(vec![wanted], id).unwrap();
+        let NonconformityEvent::CorrectiveActionPlanned(planned) = &events[0] else { panic!("{events:?}") };
+        assert_eq!(planned.nonconformity_title.as_deref(), Some("Backups not tested"));
+        assert_eq!((planned.ticket_system.as_deref(), planned.ticket_project.as_deref()), (Some("jira"), Some("OPS")));
+    }
+
+    #[test]
+    fn a_linked_ticket_replaces_the_planned_key_and_the_same_link_changes_nothing() {
+        let mut nc = given(&[raised(Severity::Minor)]);
+        let events = nc.plan_actions(vec![action("bob")], id).unwrap();
+        then(&mut nc, events);
+        assert!(nc.actions[0].tracked_by("jira", "ops-1"));
+        let events = nc.link_ticket(id(), ticket("OPS-77"), &actor("jira-bridge")).unwrap();
+        then(&mut nc, events);
+        assert!(nc.actions[0].tracked_by("jira", "OPS-77"));
+        assert!(!nc.actions[0].tracked_by("jira", "OPS-1"));
+        let again = nc.link_ticket(id(), ticket("OPS-77"), &actor("jira-bridge")).unwrap_err();
+        assert_eq!(again.code, ErrorCode::NothingChanged);
+        let unknown = nc.link_ticket(Uuid::from_u128(99), ticket("OPS-78"), &actor("jira-bridge")).unwrap_err();
+        assert_eq!(unknown.code, ErrorCode::CorrectiveActionNotFound);
+    }
+
+    #[test]
+    fn a_closed_nonconformity_takes_no_ticket_link() {
+        let mut nc = given(&[raised(Severity::Minor)]);
+        for events in [
+            nc.plan_actions(vec![action("bob")], id).unwrap(),
+            vec![NonconformityEvent::CorrectiveActionCompleted(CorrectiveActionCompleted {
+                action_id: id(),
+                completed_by: "bob".into(),
+                note: String::new(),
+                ticket: None,
+            })],
+            vec![NonconformityEvent::NonconformityClosed(NonconformityClosed {
+                closed_by: "c".into(),
+                note: "".into(),
+            })],
+        ] {
+            then(&mut nc, events);
+        }
+        let error = nc.link_ticket(id(), ticket("OPS-2"), &actor("jira-bridge")).unwrap_err();
+        assert_eq!(error.code, ErrorCode::NonconformityClosed);
+    }
+
+    #[test]
+    fn only_the_tracking_ticket_completes_an_action_and_only_once() {
+        let mut nc = given(&[raised(Severity::Minor)]);
+        let events = nc.plan_actions(vec![action("bob")], id).unwrap();
+        then(&mut nc, events);
+        let other = nc.complete_action_from_ticket(id(), done("OPS-2"), &actor("jira")).unwrap_err();
+        assert_eq!(other.code, ErrorCode::TicketNotLinked);
+        let events = nc.complete_action_from_ticket(id(), done("OPS-1"), &actor("jira")).unwrap();
+        let NonconformityEvent::CorrectiveActionCompleted(completed) = &events[0] else { panic!("{events:?}") };
+        assert_eq!(completed.completed_by, "jira");
+        assert_eq!(completed.note, "jira ticket OPS-1 moved from In Progress to Done by Jane Doe");
+        assert_eq!(completed.ticket.as_ref().and_then(|t| t.changed_by.as_deref()), Some("Jane Doe"));
+        then(&mut nc, events);
+        assert_eq!(nc.status, NonconformityStatus::AwaitingVerification);
+        let twice = nc.complete_action_from_ticket(id(), done("OPS-1"), &actor("jira")).unwrap_err();
+        assert_eq!(twice.code, ErrorCode::CorrectiveActionAlreadyCompleted);
+    }
+
+    #[test]
+    fn events_recorded_before_the_ticketing_fields_still_read() {
+        let old = serde_json::json!({"event_type": "CorrectiveActionPlanned", "data": {"action_id": id(),
+            "description": "x", "owner": "bob", "due_date": "2027-01-31", "ticket_key": null}});
+        let NonconformityEvent::CorrectiveActionPlanned(planned) = serde_json::from_value(old).unwrap() else {
+            panic!("not a plan")
+        };
+        assert_eq!((planned.ticket_system, planned.nonconformity_title), (None, None));
     }
 }

@@ -53,6 +53,7 @@ pub mod management_review;
 pub mod access_removal;
 
 // Section: ticketing integrations.
+pub mod ticketing;
 
 // Section: personal data erasure.
 
@@ -262,6 +263,7 @@ pub struct CorrectiveActionView {
     pub due_date: NaiveDate,
     /// Key of the ticket that tracks the work in an external system (Jira, ServiceNow).
     pub ticket_key: Option<String>,
+    pub ticket: Option<ticketing::ActionTicketView>,
     pub completed: bool,
     pub completed_by: Option<String>,
     pub completion_note: Option<String>,
@@ -329,7 +331,8 @@ impl NonconformityRecord {
                 description: a.plan.description.clone(),
                 owner: a.plan.owner.clone(),
                 due_date: a.plan.due_date,
-                ticket_key: a.plan.ticket_key.clone(),
+                ticket_key: a.ticket.as_ref().map(|t| t.key.clone()).or_else(|| a.plan.ticket_key.clone()),
+                ticket: ticketing::action_ticket(a),
                 completed: a.completion.is_some(),
                 completed_by: a.completion.as_ref().map(|c| c.completed_by.clone()),
                 completion_note: a.completion.as_ref().map(|c| c.note.clone()),

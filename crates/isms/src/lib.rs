@@ -58,6 +58,8 @@ pub struct ServeConfig {
     // Section: HR provisioning and training integrations.
     /// How a leaver's access-removal checklist is set up (when it is due).
     pub access_removal: isms_api::access_removal::AccessRemovalSettings,
+    /// Jira and ServiceNow webhooks: secrets, which tickets are incidents, the status mapping.
+    pub ticketing: isms_api::ticketing::TicketingSettings,
 }
 
 /// Why the service could not start.
@@ -210,6 +212,7 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         authenticator: web::Data::new(authenticator),
         checkpoint_key: web::Data::new(checkpoint_key),
         access_removal: web::Data::new(config.access_removal.clone()),
+        ticketing: web::Data::new(config.ticketing.clone()),
     };
     spawn_background_verifier(Arc::downgrade(&store), config.verify_interval);
     spawn_automatic_checkpoints(Arc::downgrade(&checkpoints), config.checkpoints.clone());

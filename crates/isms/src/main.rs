@@ -62,6 +62,10 @@ enum Command {
         /// Days after a leaver's leave date by which the access-removal checklist is due.
         #[arg(long, env = "ISMS_ACCESS_REMOVAL_DUE_DAYS", default_value_t = 5)]
         access_removal_due_days: u32,
+        /// JSON file of the ticketing settings (webhook secrets per tenant, incident rules, the
+        /// status mapping); the defaults when absent.
+        #[arg(long, env = "ISMS_TICKETING_CONFIG")]
+        ticketing_config: Option<PathBuf>,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -156,7 +160,15 @@ fn main() -> ExitCode {
             checkpoint_every_events,
             checkpoint_interval_secs,
             access_removal_due_days,
+            ticketing_config,
         } => {
+            let ticketing = match ticketing_settings(ticketing_config.as_deref()) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    return ExitCode::from(exit_code::USAGE as u8);
+                }
+            };
             let verification = match (jwt_public_key_file, jwt_jwks_file) {
                 (Some(pem_file), _) => match jwt_algorithm.as_str() {
                     "ES256" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::ES256, pem_file },
@@ -182,6 +194,7 @@ fn main() -> ExitCode {
                     interval: std::time::Duration::from_secs(checkpoint_interval_secs),
                 },
                 access_removal: isms_api::access_removal::AccessRemovalSettings { due_days: access_removal_due_days },
+                ticketing,
             };
             serve(config)
         }
@@ -198,6 +211,12 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn ticketing_settings(file: Option<&std::path::Path>) -> anyhow::Result<isms_api::ticketing::TicketingSettings> {
+    let Some(file) = file else { return Ok(Default::default()) };
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid ticketing settings", file.display()))
 }
 
 fn report(result: anyhow::Result<()>) -> i32 {

@@ -83,6 +83,8 @@ pub struct IncidentRecord {
     pub lessons_learned: Option<StepView>,
     pub closure: Option<StepView>,
     pub nonconformity: Option<IncidentNonconformityView>,
+    /// The ticket the incident was reported from (Jira, ServiceNow), as last reported.
+    pub ticket: Option<super::ticketing::IncidentTicketView>,
     /// Stream version; send it back in `If-Match` to guard a command.
     pub version: u64,
     pub position: Position,
@@ -148,6 +150,7 @@ impl Register for Incident {
                 severity: n.severity,
                 raised_by: n.raised_by.clone(),
             }),
+            ticket: super::ticketing::incident_ticket(state),
             version: entry.version,
             position: entry.position,
             created_at: entry.created_at,
