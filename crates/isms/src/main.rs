@@ -59,6 +59,18 @@ enum Command {
         /// Sign a checkpoint when the log grew and this many seconds passed since the last one (0 = never).
         #[arg(long, env = "ISMS_CHECKPOINT_INTERVAL_SECS", default_value_t = 3600)]
         checkpoint_interval_secs: u64,
+        /// Requests per second each principal may sustain (0 = no rate limiting).
+        #[arg(long, env = "ISMS_RATE_LIMIT_PER_SECOND", default_value_t = isms_api::limits::HttpLimits::default().rate_per_second)]
+        rate_limit_per_second: f64,
+        /// Requests a principal may send in a burst.
+        #[arg(long, env = "ISMS_RATE_LIMIT_BURST", default_value_t = isms_api::limits::HttpLimits::default().rate_burst)]
+        rate_limit_burst: u32,
+        /// Seconds a handler may take before the request is answered 503.
+        #[arg(long, env = "ISMS_HANDLER_TIMEOUT_SECS", default_value_t = isms_api::limits::HttpLimits::default().handler_timeout.as_secs())]
+        handler_timeout_secs: u64,
+        /// Comma-separated origins browsers may call the API from (CORS); none by default.
+        #[arg(long, env = "ISMS_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+        cors_allowed_origins: Vec<String>,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -152,6 +164,10 @@ fn main() -> ExitCode {
             verify_interval_secs,
             checkpoint_every_events,
             checkpoint_interval_secs,
+            rate_limit_per_second,
+            rate_limit_burst,
+            handler_timeout_secs,
+            cors_allowed_origins,
         } => {
             let verification = match (jwt_public_key_file, jwt_jwks_file) {
                 (Some(pem_file), _) => match jwt_algorithm.as_str() {
@@ -176,6 +192,13 @@ fn main() -> ExitCode {
                 checkpoints: isms_store::proofs::CheckpointPolicy {
                     every_events: checkpoint_every_events,
                     interval: std::time::Duration::from_secs(checkpoint_interval_secs),
+                },
+                limits: isms_api::limits::HttpLimits {
+                    rate_per_second: rate_limit_per_second,
+                    rate_burst: rate_limit_burst,
+                    handler_timeout: std::time::Duration::from_secs(handler_timeout_secs),
+                    cors_allowed_origins,
+                    ..Default::default()
                 },
             };
             serve(config)
