@@ -152,18 +152,20 @@ async fn a_flood_from_one_principal_gets_429_while_another_is_served() {
     app.get(&same_sub_other_tenant, "/api/v1/risks").await.expect(200);
     let probes = (0..20).map(|_| app.send(reqwest::Method::GET, None, "/readyz", None, &[]));
     assert!(futures_util::future::join_all(probes).await.iter().all(|r| r.status == 200), "probes are exempt");
+    // Callers without a valid token share their peer address's bucket.
+    let anonymous = (0..20).map(|_| app.send(reqwest::Method::GET, None, "/api/v1/risks", None, &[]));
+    let anonymous = futures_util::future::join_all(anonymous).await;
+    assert!(anonymous.iter().filter(|r| r.status == 401).count() <= 6);
+    assert!(anonymous.iter().any(|r| r.status == 429));
 }
 
 #[tokio::test]
 async fn a_handler_that_overruns_its_time_gets_503() {
-    let app =
-        spawn_with_limits(HttpLimits { handler_timeout: Duration::from_nanos(1), ..HttpLimits::default() }).await;
+    let app = spawn_with_limits(HttpLimits { handler_timeout: Duration::from_nanos(1), ..HttpLimits::default() }).await;
     let alice = app.alice();
     // The command waits for the writer's fsync: far longer than a nanosecond.
-    let reply = app
-        .post(&alice, "/api/v1/risks", json!({"title": "t", "category": "c", "owner": "alice"}))
-        .await
-        .expect(503);
+    let reply =
+        app.post(&alice, "/api/v1/risks", json!({"title": "t", "category": "c", "owner": "alice"})).await.expect(503);
     assert_eq!(reply.code(), "handler_timeout");
     assert!(reply.header("retry-after").is_some());
     assert!(reply.header("x-request-id").is_some());
@@ -209,11 +211,15 @@ async fn cors_is_closed_by_default_and_open_to_configured_origins_only() {
     assert_ne!(refused.status, 200);
 
     let alice = app.alice();
-    let read = app.send(reqwest::Method::GET, Some(&alice), "/api/v1/risks", None, &[("origin", "https://app.example.com")]).await;
+    let read = app
+        .send(reqwest::Method::GET, Some(&alice), "/api/v1/risks", None, &[("origin", "https://app.example.com")])
+        .await;
     assert_eq!(read.header("access-control-allow-origin").as_deref(), Some("https://app.example.com"));
     let exposed = read.header("access-control-expose-headers").unwrap().to_ascii_lowercase();
     assert!(exposed.contains("x-request-id") && exposed.contains("etag"), "{exposed}");
-    let foreign = app.send(reqwest::Method::GET, Some(&alice), "/api/v1/risks", None, &[("origin", "https://evil.example.net")]).await;
+    let foreign = app
+        .send(reqwest::Method::GET, Some(&alice), "/api/v1/risks", None, &[("origin", "https://evil.example.net")])
+        .await;
     assert!(foreign.header("access-control-allow-origin").is_none(), "a browser will not hand it to the page");
 }
 

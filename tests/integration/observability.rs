@@ -281,9 +281,11 @@ async fn every_auth_failure_writes_a_security_line_without_the_token() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let expired = isms_api::mint_hs256(&secret, &claims("mallory", "isms:read", isms::DEFAULT_AUDIENCE, -3600)).unwrap();
+    let expired =
+        isms_api::mint_hs256(&secret, &claims("mallory", "isms:read", isms::DEFAULT_AUDIENCE, -3600)).unwrap();
     let wrong_audience = isms_api::mint_hs256(&secret, &claims("eve", "isms:read", "someone-else", 3600)).unwrap();
-    let forged = isms_api::mint_hs256(b"not the server's secret", &claims("trudy", "admin", "isms-ledger", 3600)).unwrap();
+    let forged =
+        isms_api::mint_hs256(b"not the server's secret", &claims("trudy", "admin", "isms-ledger", 3600)).unwrap();
     let reader = mint(&secret, "bob", "acme", "isms:read");
     let cases: [(Option<&str>, &str, &str, u16, &str); 5] = [
         (None, "GET", "/api/v1/risks", 401, "missing_token"),

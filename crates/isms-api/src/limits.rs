@@ -68,11 +68,13 @@ impl HttpLimits {
             return Err("handler_timeout must be positive".into());
         }
         for origin in &self.cors_allowed_origins {
-            let valid = origin
-                .split_once("://")
-                .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/'));
+            let valid = origin.split_once("://").is_some_and(|(scheme, host)| {
+                matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
+            });
             if !valid {
-                return Err(format!("cors_allowed_origins: '{origin}' is not an origin such as https://app.example.com"));
+                return Err(format!(
+                    "cors_allowed_origins: '{origin}' is not an origin such as https://app.example.com"
+                ));
             }
         }
         Ok(())
@@ -263,7 +265,12 @@ mod tests {
     use super::*;
 
     fn limiter(rate: f64, burst: u32, max: usize) -> Limiter {
-        Limiter::new(HttpLimits { rate_per_second: rate, rate_burst: burst, rate_max_principals: max, ..Default::default() })
+        Limiter::new(HttpLimits {
+            rate_per_second: rate,
+            rate_burst: burst,
+            rate_max_principals: max,
+            ..Default::default()
+        })
     }
 
     #[test]

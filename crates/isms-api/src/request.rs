@@ -11,15 +11,15 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use futures_util::StreamExt;
-use tracing::Instrument;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use isms_app::{CommandContext, IdempotencyInput, ReadPoint};
 use isms_domain::Actor;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::auth::{Principal, RequiredScope};
@@ -169,7 +169,9 @@ pub async fn read_body_limited(
         .headers()
         .get(header::CONTENT_LENGTH)
         .map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()))
-        .map(|length| length.ok_or_else(|| ApiError::bad_request("invalid_content_length", "Content-Length is not a number")))
+        .map(|length| {
+            length.ok_or_else(|| ApiError::bad_request("invalid_content_length", "Content-Length is not a number"))
+        })
         .transpose()?;
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(payload_too_large(limit));
@@ -177,7 +179,8 @@ pub async fn read_body_limited(
     let mut stream = actix_web::dev::Decompress::from_headers(payload, request.headers());
     let mut body = actix_web::web::BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
         if body.len() + chunk.len() > limit {
             return Err(payload_too_large(limit));
         }
@@ -401,4 +404,36 @@ pub async fn read_registers<T: Send + 'static>(
 /// Parses a record id from the path; anything not a UUID cannot exist, so it is a 404.
 pub fn record_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("no {what} with id {raw}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::CommandBody;
+
+    async fn ordinary(_: CommandBody<serde_json::Value>) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    async fn batch(_: CommandBody<serde_json::Value, { 1024 * 1024 }>) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    #[actix_web::test]
+    async fn a_route_declares_a_larger_body_limit_in_its_type() {
+        let app = test::init_service(
+            App::new().route("/ordinary", web::post().to(ordinary)).route("/batch", web::post().to(batch)),
+        )
+        .await;
+        let body = serde_json::json!({"text": "x".repeat(200 * 1024)}).to_string();
+        for (path, status) in [("/ordinary", 413), ("/batch", 200)] {
+            let request = test::TestRequest::post()
+                .uri(path)
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body.clone())
+                .to_request();
+            assert_eq!(test::call_service(&app, request).await.status().as_u16(), status, "{path}");
+        }
+    }
 }
