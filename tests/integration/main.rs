@@ -47,6 +47,8 @@ mod changes;
 // Section: operations (config, backup, lifecycle).
 
 // Section: observability and limits.
+mod limits;
+mod observability;
 
 // Section: event feed and webhooks.
 

@@ -55,6 +55,7 @@ pub fn serve_config(dir: &std::path::Path) -> ServeConfig {
         checkpoints: isms_store::proofs::CheckpointPolicy { every_events: 0, interval: std::time::Duration::ZERO },
         access_removal: Default::default(),
         ticketing: isms_api::ticketing::TicketingSettings::default(),
+        limits: isms_api::limits::HttpLimits::default(),
     }
 }
 

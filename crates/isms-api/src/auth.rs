@@ -5,7 +5,7 @@ use std::future::{ready, Ready};
 use std::marker::PhantomData;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use isms_store::TenantId;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -133,35 +133,100 @@ impl Authenticator {
 
     /// Verifies a token and returns who it speaks for; the error says why not (for logs only).
     pub fn verify(&self, token: &str) -> Result<Principal, String> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        self.check(token).map_err(|rejection| rejection.reason.to_owned())
+    }
+
+    /// Verifies a token; a refusal names its reason from a fixed vocabulary (never text taken
+    /// from the token) and, when the signature verified, who the token was issued to.
+    pub fn check(&self, token: &str) -> Result<Principal, Rejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::because("malformed_token"))?;
         // Keys named by the token itself would let the token choose how it is checked.
         if header.jku.is_some() || header.jwk.is_some() || header.x5u.is_some() || header.x5c.is_some() {
-            return Err("token header names its own key (jku/jwk/x5u/x5c); refused".into());
+            return Err(Rejection::because("key_named_in_header"));
         }
         let (algorithm, key) = match &self.keys {
             Keys::Single(algorithm, key) => (*algorithm, key),
             Keys::Set(keys) => {
-                let kid = header.kid.as_deref().ok_or("token has no kid")?;
+                let kid = header.kid.as_deref().ok_or(Rejection::because("missing_kid"))?;
                 let (_, algorithm, key) =
-                    keys.iter().find(|(k, _, _)| k == kid).ok_or_else(|| format!("unknown kid '{kid}'"))?;
+                    keys.iter().find(|(k, _, _)| k == kid).ok_or(Rejection::because("unknown_kid"))?;
                 (*algorithm, key)
             }
         };
         if header.alg != algorithm {
-            return Err(format!("algorithm {:?} is not allowed", header.alg));
+            return Err(Rejection::because("algorithm_not_allowed"));
         }
-        let data =
-            jsonwebtoken::decode::<Claims>(token, key, &self.validation(algorithm)).map_err(|e| e.to_string())?;
-        let claims = data.claims;
+        let claims = match jsonwebtoken::decode::<Claims>(token, key, &self.validation(algorithm)) {
+            Ok(data) => data.claims,
+            Err(error) => return Err(self.rejection(token, key, algorithm, error.kind())),
+        };
         if claims.sub.trim().is_empty() {
-            return Err("empty sub".into());
+            return Err(Rejection::because("empty_sub"));
         }
-        let tenant = TenantId::parse(&claims.tenant).map_err(|e| e.to_string())?;
+        let tenant = TenantId::parse(&claims.tenant)
+            .map_err(|_| Rejection { subject: Some(claims.sub.clone()), ..Rejection::because("invalid_tenant") })?;
         Ok(Principal {
             subject: claims.sub,
             tenant,
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
         })
+    }
+
+    /// Why `decode` refused; for claim failures (the signature was checked first and held) also
+    /// the token's `sub` and `tenant`, read again with only the signature checked.
+    fn rejection(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        algorithm: Algorithm,
+        kind: &jsonwebtoken::errors::ErrorKind,
+    ) -> Rejection {
+        use jsonwebtoken::errors::ErrorKind;
+        let (reason, signed) = match kind {
+            ErrorKind::ExpiredSignature => ("expired", true),
+            ErrorKind::ImmatureSignature => ("not_yet_valid", true),
+            ErrorKind::InvalidAudience => ("wrong_audience", true),
+            ErrorKind::InvalidIssuer => ("wrong_issuer", true),
+            ErrorKind::MissingRequiredClaim(_) => ("missing_claim", true),
+            ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => ("invalid_claims", true),
+            ErrorKind::InvalidSignature => ("bad_signature", false),
+            ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => ("algorithm_not_allowed", false),
+            _ => ("malformed_token", false),
+        };
+        let mut rejection = Rejection::because(reason);
+        if signed {
+            #[derive(Deserialize)]
+            struct Issued {
+                sub: Option<String>,
+                tenant: Option<String>,
+            }
+            let mut lenient = Validation::new(algorithm);
+            lenient.algorithms = vec![algorithm];
+            lenient.required_spec_claims.clear();
+            lenient.validate_exp = false;
+            lenient.validate_nbf = false;
+            lenient.validate_aud = false;
+            if let Ok(data) = jsonwebtoken::decode::<Issued>(token, key, &lenient) {
+                rejection.subject = data.claims.sub;
+                rejection.tenant = data.claims.tenant;
+            }
+        }
+        rejection
+    }
+}
+
+/// Why a bearer token was refused. `subject` and `tenant` are set only when the token's
+/// signature verified, so a log never names someone on a forger's word.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub reason: &'static str,
+    pub subject: Option<String>,
+    pub tenant: Option<String>,
+}
+
+impl Rejection {
+    fn because(reason: &'static str) -> Self {
+        Self { reason, subject: None, tenant: None }
     }
 }
 
@@ -237,11 +302,17 @@ pub struct Authorized<S> {
     scope: PhantomData<S>,
 }
 
-/// Authenticates the request's bearer token, logging a security line on failure.
-pub fn authenticate(request: &HttpRequest) -> Result<Principal, ApiError> {
-    let authenticator = request
-        .app_data::<web::Data<Authenticator>>()
-        .ok_or_else(|| ApiError::Internal("no authenticator configured".into()))?;
+/// The outcome of verifying a request's bearer token, kept in the request's extensions so the
+/// token is verified once whoever asks first (the rate limiter or an extractor).
+#[derive(Debug, Clone)]
+pub struct Authentication(pub Result<Principal, Rejection>);
+
+/// Verifies the request's bearer token once; `None` when the server has no authenticator.
+pub fn authentication(request: &HttpRequest) -> Option<Authentication> {
+    if let Some(done) = request.extensions().get::<Authentication>() {
+        return Some(done.clone());
+    }
+    let authenticator = request.app_data::<web::Data<Authenticator>>()?;
     let token = request
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -249,12 +320,39 @@ pub fn authenticate(request: &HttpRequest) -> Result<Principal, ApiError> {
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let outcome = match token {
-        Some(token) if !token.is_empty() => authenticator.verify(token),
-        _ => Err("missing bearer token".to_owned()),
+        Some(token) if !token.is_empty() => authenticator.check(token),
+        Some(_) => Err(Rejection::because("empty_token")),
+        None if request.headers().contains_key(actix_web::http::header::AUTHORIZATION) => {
+            Err(Rejection::because("not_a_bearer_token"))
+        }
+        None => Err(Rejection::because("missing_token")),
     };
-    outcome.map_err(|reason| {
-        tracing::warn!(target: "security", event = "authentication_failed", method = %request.method(), route = %request.path(), %reason);
-        ApiError::Unauthorized(reason)
+    let done = Authentication(outcome);
+    request.extensions_mut().insert(done.clone());
+    Some(done)
+}
+
+/// The route pattern a request matched (`/api/v1/risks/{id}`), or `unmatched`: logs and
+/// metrics name routes, never raw paths, which carry ids and unbounded variety.
+pub fn route_label(request: &HttpRequest) -> String {
+    request.match_pattern().unwrap_or_else(|| "unmatched".to_owned())
+}
+
+fn peer(request: &HttpRequest) -> String {
+    request.peer_addr().map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string())
+}
+
+/// Authenticates the request's bearer token, logging a security line on failure.
+pub fn authenticate(request: &HttpRequest) -> Result<Principal, ApiError> {
+    let Authentication(outcome) =
+        authentication(request).ok_or_else(|| ApiError::Internal("no authenticator configured".into()))?;
+    outcome.map_err(|rejection| {
+        tracing::warn!(
+            target: "security", event = "authentication_failed", reason = rejection.reason,
+            subject = rejection.subject.as_deref(), tenant = rejection.tenant.as_deref(),
+            method = %request.method(), route = %route_label(request), peer = %peer(request),
+        );
+        ApiError::Unauthorized(rejection.reason.to_owned())
     })
 }
 
@@ -274,8 +372,9 @@ fn require_any_scope(
         return Ok(());
     }
     tracing::warn!(
-        target: "security", event = "authorization_failed", method = %request.method(), route = %request.path(),
-        subject = %principal.subject, tenant = %principal.tenant, required_scope = scope
+        target: "security", event = "authorization_failed", reason = "missing_scope", required_scope = scope,
+        subject = %principal.subject, tenant = %principal.tenant,
+        method = %request.method(), route = %route_label(request), peer = %peer(request),
     );
     let needed = std::iter::once(scope).chain(also_granted_by.iter().copied()).map(|s| format!("'{s}'"));
     let needed = needed.collect::<Vec<_>>().join(" or ");

@@ -188,12 +188,13 @@ pub struct CheckpointPage {
 )]
 #[get("/checkpoints")]
 pub async fn list_checkpoints(
+    request: actix_web::HttpRequest,
     auth: Authorized<AuditScope>,
     service: web::Data<Checkpoints>,
     ledger: web::Data<isms_app::Ledger>,
     query: web::Query<CheckpointListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(query.limit)?;
+    let limit = page_limit(&request, query.limit)?;
     let after = match &query.cursor {
         Some(cursor) => decode_cursor(cursor)?
             .parse::<u64>()

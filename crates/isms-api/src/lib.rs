@@ -54,6 +54,8 @@ mod changes;
 // Section: operations (config, backup, lifecycle).
 
 // Section: observability and limits.
+pub mod limits;
+pub mod telemetry;
 
 // Section: event feed and webhooks.
 
@@ -186,6 +188,10 @@ pub struct ServerState {
     pub access_removal: web::Data<access_removal::AccessRemovalSettings>,
     /// Webhook secrets, incident rules and the status mapping of the ticketing integrations.
     pub ticketing: web::Data<ticketing::TicketingSettings>,
+    /// Rate limits, timeouts and CORS, with the rate limiter's buckets.
+    pub limits: web::Data<limits::Limiter>,
+    /// What `/metrics` renders.
+    pub telemetry: web::Data<telemetry::Telemetry>,
 }
 
 /// Builds the application and its OpenAPI document from the same list of services.
@@ -259,6 +265,7 @@ pub fn app(
         .split_for_parts();
     auth::document_read_scope_alternatives(&mut document);
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let cors = state.as_ref().map_or_else(|| limits::HttpLimits::default().cors(), |state| state.limits.limits.cors());
     let mut app = app
         .app_data(web::PayloadConfig::new(request::MAX_BODY_BYTES))
         .app_data(web::QueryConfig::default().error_handler(|error, _| {
@@ -266,6 +273,7 @@ pub fn app(
         }))
         .route("/livez", web::get().to(livez))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(telemetry::metrics))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
         .default_service(web::to(not_found));
     if let Some(state) = state {
@@ -273,7 +281,11 @@ pub fn app(
         // Section: HR provisioning and training integrations.
         app = app.app_data(state.access_removal);
         app = app.app_data(state.ticketing);
+        app = app.app_data(state.limits).app_data(state.telemetry);
     }
+    // The first `wrap` is innermost: the request context sees every answer of the others
+    // (a CORS refusal, a 429, a timeout) and gives it a request id and the security headers.
+    let app = app.wrap(from_fn(limits::handler_timeout)).wrap(from_fn(limits::rate_limit)).wrap(cors);
     (app.wrap(from_fn(request::request_context)), document)
 }
 

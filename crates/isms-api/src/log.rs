@@ -116,6 +116,14 @@ pub struct AuditTrailPage {
 /// Rows per CSV export: a spreadsheet's worth, paged on with `Isms-Next-Cursor` beyond that.
 const CSV_MAX_ROWS: usize = 10_000;
 
+/// The rows of one CSV page: larger than a JSON page, capped all the same, and stated in
+/// `Isms-Page-Limit` like every page size.
+fn csv_rows(request: &HttpRequest, asked: Option<usize>) -> usize {
+    let rows = asked.map_or(CSV_MAX_ROWS, |asked| asked.min(CSV_MAX_ROWS));
+    actix_web::HttpMessage::extensions_mut(request).insert(crate::request::PageLimit(rows));
+    rows
+}
+
 const AUDIT_TRAIL_CSV_HEADER: &[&str] = &[
     "position",
     "recorded_at",
@@ -188,8 +196,8 @@ pub async fn audit_trail(
     query: web::Query<AuditTrailQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let csv = negotiate(&request, &[JSON, CSV]) == CSV;
-    let limit = page_limit(query.limit)?;
-    let limit = if csv { query.limit.map_or(CSV_MAX_ROWS, |asked| asked.min(CSV_MAX_ROWS)) } else { limit };
+    let limit = page_limit(&request, query.limit)?;
+    let limit = if csv { csv_rows(&request, query.limit) } else { limit };
     let after = match &query.cursor {
         Some(cursor) => decode_cursor(cursor)?
             .parse::<u64>()
@@ -316,11 +324,12 @@ pub struct FeedPage {
 )]
 #[get("/events")]
 pub async fn event_feed(
+    request: HttpRequest,
     auth: Authorized<AuditScope>,
     ledger: web::Data<Ledger>,
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(query.limit)?.min(MAX_LIMIT);
+    let limit = page_limit(&request, query.limit)?;
     let after = query.after.unwrap_or(0);
     let tenant = &auth.principal.tenant;
     let head_position = ledger.store().head(tenant).map_err(isms_app::AppError::from)?.position;

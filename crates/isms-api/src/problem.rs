@@ -216,7 +216,7 @@ pub enum CommandProblems {
     /// `If-Match` is stale; `current_version` tells the current one.
     #[response(status = 412, content_type = "application/problem+json")]
     PreconditionFailed(Problem),
-    /// The body is larger than 64 KiB.
+    /// The body is larger than the route accepts (64 KiB unless the operation says otherwise).
     #[response(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Problem),
     /// The body is not `application/json`.
@@ -225,10 +225,19 @@ pub enum CommandProblems {
     /// Well-formed but invalid input (`errors` points at the fields), or an Idempotency-Key reused with another body.
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
+    /// Too many requests from this caller; `Retry-After` says when to try again.
+    #[response(
+        status = 429,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    TooManyRequests(Problem),
     /// An internal failure; nothing was acknowledged.
     #[response(status = 500, content_type = "application/problem+json")]
     Internal(Problem),
-    /// The event log stopped accepting writes (a storage failure); nothing was recorded.
+    /// The event log stopped accepting writes (nothing was recorded), or the command did not
+    /// complete in time (`handler_timeout`: it may have been recorded; retry with the same
+    /// Idempotency-Key).
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }
@@ -252,7 +261,17 @@ pub enum ReadProblems {
     /// A read point beyond the end of the log.
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
+    /// Too many requests from this caller; `Retry-After` says when to try again.
+    #[response(
+        status = 429,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    TooManyRequests(Problem),
     /// An internal failure.
     #[response(status = 500, content_type = "application/problem+json")]
     Internal(Problem),
+    /// The read did not complete in time (`handler_timeout`); `Retry-After` says when to retry.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
 }

@@ -13,17 +13,19 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use isms_app::{CommandContext, IdempotencyInput, ReadPoint};
 use isms_domain::Actor;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::auth::{Principal, RequiredScope};
 use crate::problem::ApiError;
 
-/// Largest command body accepted.
+/// Largest command body accepted unless a route declares more (`CommandBody<T, { 1 << 20 }>`).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -36,8 +38,10 @@ fn acceptable_request_id(value: &str) -> bool {
     !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Middleware: assigns the request id, renders problems with their request context, logs
-/// server errors with their cause, and returns `X-Request-Id` on every response.
+/// Middleware: assigns the request id and opens a tracing span carrying it, so every log line
+/// written while the request is handled names it; renders problems with their request
+/// context, logs server errors with their cause, counts the request for `/metrics`, and
+/// returns `X-Request-Id` and the security headers on every response.
 pub async fn request_context(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -51,16 +55,51 @@ pub async fn request_context(
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let path = request.path().to_owned();
     let method = request.method().clone();
+    let route = crate::auth::route_label(request.request());
+    let span = tracing::info_span!("request", request_id = %request_id, %method, route = %route);
+    let telemetry = request.app_data::<actix_web::web::Data<crate::telemetry::Telemetry>>().cloned();
     let started = std::time::Instant::now();
-    let response = next.call(request).await?.map_into_boxed_body();
+    let response = match next.call(request).instrument(span.clone()).await {
+        Ok(response) => response.map_into_boxed_body(),
+        // A middleware that gave up on the request (the handler timeout) has no request left
+        // to answer with; its error still leaves as a complete problem response.
+        Err(error) => {
+            let _entered = span.enter();
+            let mut rendered = match error.as_error::<ApiError>() {
+                Some(api_error) => api_error.render(&path, Some(&request_id)),
+                None => error.error_response(),
+            };
+            if rendered.status() == StatusCode::SERVICE_UNAVAILABLE {
+                rendered.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+            }
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                rendered.headers_mut().insert(REQUEST_ID.clone(), value);
+            }
+            crate::limits::add_security_headers(&path, rendered.headers_mut());
+            let elapsed = started.elapsed();
+            if let Some(telemetry) = telemetry {
+                telemetry.http.record(&route, &method, rendered.status().as_u16(), elapsed);
+            }
+            tracing::info!(path = %path, status = rendered.status().as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+            return Err(actix_web::error::InternalError::from_response(error, rendered).into());
+        }
+    };
+    let _entered = span.enter();
     let api_error = response.response().error().and_then(|e| e.as_error::<ApiError>());
     let mut response = match api_error {
         Some(error) => {
             if let ApiError::Internal(cause) = error {
-                tracing::error!(request_id = %request_id, %method, path = %path, cause = %cause, "request failed");
+                tracing::error!(path = %path, cause = %cause, "request failed");
             }
             let rendered = error.render(&path, Some(&request_id));
-            let (request, _) = response.into_parts();
+            let (request, failed) = response.into_parts();
+            let mut rendered = rendered;
+            // Headers a middleware set on the problem (Retry-After, CORS) survive the rendering.
+            for (name, value) in failed.headers() {
+                if !rendered.headers().contains_key(name) {
+                    rendered.headers_mut().append(name.clone(), value.clone());
+                }
+            }
             ServiceResponse::new(request, rendered)
         }
         None => response,
@@ -68,15 +107,23 @@ pub async fn request_context(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
-    tracing::info!(
-        request_id = %request_id, %method, path = %path, status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request"
-    );
+    let page_limit = response.request().extensions().get::<PageLimit>().copied();
+    if let Some(PageLimit(limit)) = page_limit {
+        response.headers_mut().insert(PAGE_LIMIT.clone(), HeaderValue::from(limit));
+    }
+    crate::limits::add_security_headers(&path, response.headers_mut());
+    let elapsed = started.elapsed();
+    if let Some(telemetry) = telemetry {
+        telemetry.http.record(&route, &method, response.status().as_u16(), elapsed);
+    }
+    tracing::info!(path = %path, status = response.status().as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
     Ok(response)
 }
 
-/// A JSON command body, parsed strictly, with the fingerprint used for idempotency.
-pub struct CommandBody<T> {
+/// A JSON command body, parsed strictly, with the fingerprint used for idempotency. A route
+/// that takes larger bodies (a batch from an integration) states its limit in the type:
+/// `CommandBody<Batch, { 1024 * 1024 }>`.
+pub struct CommandBody<T, const MAX_BYTES: usize = MAX_BODY_BYTES> {
     pub value: T,
     pub fingerprint: String,
 }
@@ -102,13 +149,53 @@ pub fn json_error(error: &serde_json::Error) -> ApiError {
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for CommandBody<T> {
+fn payload_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than this route accepts ({limit} bytes)"),
+    )
+}
+
+/// Reads a body of at most `limit` bytes (after content decoding). A declared
+/// `Content-Length` over the limit is refused before anything is read; a chunked body is
+/// refused as soon as it passes the limit, so at most `limit` bytes are ever buffered.
+pub async fn read_body_limited(
+    request: &HttpRequest,
+    payload: actix_web::dev::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()))
+        .map(|length| {
+            length.ok_or_else(|| ApiError::bad_request("invalid_content_length", "Content-Length is not a number"))
+        })
+        .transpose()?;
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(payload_too_large(limit));
+    }
+    let mut stream = actix_web::dev::Decompress::from_headers(payload, request.headers());
+    let mut body = actix_web::web::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+impl<T: DeserializeOwned + 'static, const MAX_BYTES: usize> FromRequest for CommandBody<T, MAX_BYTES> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let request = request.clone();
-        let bytes = Bytes::from_request(&request, payload);
+        let payload = payload.take();
         Box::pin(async move {
             if !is_json(&request) {
                 return Err(ApiError::new(
@@ -117,14 +204,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CommandBody<T> {
                     "commands take an application/json body",
                 ));
             }
-            let bytes = bytes.await.map_err(|error| match error.as_error::<actix_web::error::PayloadError>() {
-                Some(actix_web::error::PayloadError::Overflow) => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-                ),
-                _ => ApiError::bad_request("unreadable_body", "the request body could not be read"),
-            })?;
+            let bytes = read_body_limited(&request, payload, MAX_BYTES).await?;
             let value = serde_json::from_slice(&bytes).map_err(|e| json_error(&e))?;
             let mut hasher = Sha256::new();
             hasher.update(request.method().as_str().as_bytes());
@@ -249,12 +329,24 @@ impl TimeTravel {
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
 
-pub fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(0) => Err(ApiError::bad_request("invalid_limit", "limit must be at least 1")),
-        Some(n) => Ok(n.min(MAX_LIMIT)),
-    }
+/// The response header stating the page size a list applied, so a client that asked for more
+/// than [`MAX_LIMIT`] sees that it was capped rather than guessing from a short page.
+pub static PAGE_LIMIT: HeaderName = HeaderName::from_static("isms-page-limit");
+
+/// The page size applied to this request, for the `Isms-Page-Limit` header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageLimit(pub usize);
+
+/// The page size of a list: the default, or what the caller asked for capped at [`MAX_LIMIT`].
+/// Every list takes its page size from here, so every list states it in `Isms-Page-Limit`.
+pub fn page_limit(request: &HttpRequest, limit: Option<usize>) -> Result<usize, ApiError> {
+    let applied = match limit {
+        None => DEFAULT_LIMIT,
+        Some(0) => return Err(ApiError::bad_request("invalid_limit", "limit must be at least 1")),
+        Some(n) => n.min(MAX_LIMIT),
+    };
+    request.extensions_mut().insert(PageLimit(applied));
+    Ok(applied)
 }
 
 /// Cursors are opaque to clients: base64url of what the server needs to continue.
@@ -292,7 +384,7 @@ impl ListWindow {
             ),
             None => None,
         };
-        Ok(Self { limit: page_limit(limit)?, point: travel.point(request, principal)?, after })
+        Ok(Self { limit: page_limit(request, limit)?, point: travel.point(request, principal)?, after })
     }
 }
 
@@ -313,4 +405,36 @@ pub async fn read_registers<T: Send + 'static>(
 /// Parses a record id from the path; anything not a UUID cannot exist, so it is a 404.
 pub fn record_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("no {what} with id {raw}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::CommandBody;
+
+    async fn ordinary(_: CommandBody<serde_json::Value>) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    async fn batch(_: CommandBody<serde_json::Value, { 1024 * 1024 }>) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    #[actix_web::test]
+    async fn a_route_declares_a_larger_body_limit_in_its_type() {
+        let app = test::init_service(
+            App::new().route("/ordinary", web::post().to(ordinary)).route("/batch", web::post().to(batch)),
+        )
+        .await;
+        let body = serde_json::json!({"text": "x".repeat(200 * 1024)}).to_string();
+        for (path, status) in [("/ordinary", 413), ("/batch", 200)] {
+            let request = test::TestRequest::post()
+                .uri(path)
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body.clone())
+                .to_request();
+            assert_eq!(test::call_service(&app, request).await.status().as_u16(), status, "{path}");
+        }
+    }
 }

@@ -85,6 +85,8 @@ impl Server {
             .arg(data_dir)
             .arg("--bind")
             .arg(addr.to_string())
+            // The benchmark measures throughput: the per-principal rate limit would measure itself.
+            .env("ISMS_RATE_LIMIT_PER_SECOND", "0")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -28,6 +28,7 @@ pub mod proofs;
 // Section: operations (config, backup, lifecycle).
 
 // Section: observability and limits.
+pub mod metrics;
 
 // Section: event feed and webhooks.
 

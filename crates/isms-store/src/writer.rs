@@ -20,6 +20,7 @@ use crate::envelope::{
     AppendError, AppendRequest, Appended, ChainHead, Envelope, ExpectedVersion, IdempotencyRecord, Position,
     StoreError, StreamRef, TenantId, VerifiedMark,
 };
+use crate::metrics::StoreMetrics;
 use crate::storage::{CommitBatch, Storage};
 use crate::{BoxFuture, EventStore};
 
@@ -59,6 +60,7 @@ pub struct GroupCommitStore {
     failure: Arc<RwLock<Option<String>>>,
     /// Writer first, then syncer: joining in this order drains every queued append.
     threads: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    metrics: Arc<StoreMetrics>,
 }
 
 impl GroupCommitStore {
@@ -89,7 +91,14 @@ impl GroupCommitStore {
             failure: failure.clone(),
             max_batch: config.max_batch_requests.max(1),
         };
-        let syncer = Syncer { storage: storage.clone(), listener, published: heads.clone(), failure: failure.clone() };
+        let metrics = Arc::new(StoreMetrics::default());
+        let syncer = Syncer {
+            storage: storage.clone(),
+            listener,
+            published: heads.clone(),
+            failure: failure.clone(),
+            metrics: metrics.clone(),
+        };
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
@@ -104,6 +113,7 @@ impl GroupCommitStore {
             heads,
             failure,
             threads: std::sync::Mutex::new(vec![writer_thread, syncer_thread]),
+            metrics,
         })
     }
 
@@ -159,6 +169,11 @@ impl GroupCommitStore {
         &self.storage
     }
 
+    /// The writer's measurements, for `/metrics`.
+    pub fn metrics(&self) -> &Arc<StoreMetrics> {
+        &self.metrics
+    }
+
     fn durable_position(&self, tenant: &TenantId) -> Position {
         self.heads.read().unwrap_or_else(|p| p.into_inner()).get(tenant).map_or(0, |h| h.position)
     }
@@ -173,6 +188,7 @@ impl Drop for GroupCommitStore {
 impl EventStore for GroupCommitStore {
     fn append(&self, request: AppendRequest) -> BoxFuture<Result<Appended, AppendError>> {
         let sender = self.sender.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             if request.events.is_empty() {
                 return Err(StoreError::InvalidInput("an append needs at least one event".into()).into());
@@ -186,7 +202,11 @@ impl EventStore for GroupCommitStore {
                 .send(Job { request, reply })
                 .await
                 .map_err(|_| StoreError::WriterFailed("the writer has stopped".into()))?;
-            answer.await.map_err(|_| StoreError::WriterFailed("the writer stopped before answering".into()))?
+            let queued = std::time::Instant::now();
+            let answer =
+                answer.await.map_err(|_| StoreError::WriterFailed("the writer stopped before answering".into()))?;
+            metrics.append_latency.observe_duration(queued.elapsed());
+            answer
         })
     }
 
@@ -318,6 +338,7 @@ struct Syncer {
     listener: Arc<dyn CommitListener>,
     published: Heads,
     failure: Failure,
+    metrics: Arc<StoreMetrics>,
 }
 
 impl Syncer {
@@ -329,13 +350,22 @@ impl Syncer {
                 groups.into_iter().for_each(|group| refuse(group, &reason));
                 continue;
             }
-            let has_events = groups.iter().any(|group| !group.batch.events.is_empty());
-            if let Err(error) = if has_events { self.storage.sync() } else { Ok(()) } {
+            let events: usize = groups.iter().map(|group| group.batch.events.len()).sum();
+            let started = std::time::Instant::now();
+            let synced = if events > 0 { self.storage.sync() } else { Ok(()) };
+            if events > 0 {
+                self.metrics.fsync_latency.observe_duration(started.elapsed());
+            }
+            if let Err(error) = synced {
                 // The disk may hold some of these groups or none: fail closed. A restart
                 // re-reads the truth and re-verifies the chain.
                 fail_closed(&self.failure, &error);
                 groups.into_iter().for_each(|group| refuse(group, &error.to_string()));
                 continue;
+            }
+            if events > 0 {
+                self.metrics.group_commit_events.observe(events as f64);
+                self.metrics.events_appended.add(events as u64);
             }
             for group in groups {
                 self.publish(group);

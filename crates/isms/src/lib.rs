@@ -60,6 +60,8 @@ pub struct ServeConfig {
     pub access_removal: isms_api::access_removal::AccessRemovalSettings,
     /// Jira and ServiceNow webhooks: secrets, which tickets are incidents, the status mapping.
     pub ticketing: isms_api::ticketing::TicketingSettings,
+    /// Rate limits, timeouts and CORS (OWASP API4).
+    pub limits: isms_api::limits::HttpLimits,
 }
 
 /// Why the service could not start.
@@ -194,8 +196,12 @@ fn spawn_background_verifier(store: std::sync::Weak<GroupCommitStore>, interval:
 
 /// Opens, verifies, rebuilds and starts serving. Must be called inside a tokio/actix runtime.
 pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
+    config.limits.validate().map_err(|problem| StartError::Other(anyhow::anyhow!("limits: {problem}")))?;
     let authenticator = authenticator(config).map_err(StartError::Other)?;
+    let telemetry = isms_api::telemetry::Telemetry::default();
+    let verification = std::time::Instant::now();
     let storage = open_verified(&config.data_dir)?;
+    telemetry.startup.verification_seconds.set(verification.elapsed().as_secs_f64());
     let projections = Arc::new(LiveProjections::new());
     let storage: Arc<dyn Storage> = storage;
     let store = Arc::new(GroupCommitStore::start(storage, projections.clone(), WriterConfig::default())?);
@@ -204,15 +210,21 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         .rebuild(store.as_ref())
         .map_err(|e| StartError::Other(anyhow::anyhow!("rebuilding projections: {e}")))?;
     tracing::info!(events = applied, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
+    telemetry.startup.rebuild_seconds.set(started.elapsed().as_secs_f64());
+    telemetry.registry.register(store.metrics().clone());
     let event_store: Arc<dyn EventStore> = store.clone();
     let checkpoint_key = secret::checkpoint_key(&config.data_dir).map_err(StartError::Other)?;
     let checkpoints = Arc::new(Checkpoints::new(event_store.clone(), store.storage().clone(), checkpoint_key.clone()));
+    let ledger = web::Data::new(Ledger::new(event_store, projections.clone()));
+    telemetry.registry.register(std::sync::Arc::new(isms_api::telemetry::ledger_collector(ledger.clone())));
     let state = ServerState {
-        ledger: web::Data::new(Ledger::new(event_store, projections.clone())),
+        ledger,
         authenticator: web::Data::new(authenticator),
         checkpoint_key: web::Data::new(checkpoint_key),
         access_removal: web::Data::new(config.access_removal.clone()),
         ticketing: web::Data::new(config.ticketing.clone()),
+        limits: web::Data::new(isms_api::limits::Limiter::new(config.limits.clone())),
+        telemetry: web::Data::new(telemetry),
     };
     spawn_background_verifier(Arc::downgrade(&store), config.verify_interval);
     spawn_automatic_checkpoints(Arc::downgrade(&checkpoints), config.checkpoints.clone());
@@ -222,7 +234,9 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         .map_err(StartError::Other)?;
     let address = listener.local_addr().map_err(|e| StartError::Other(e.into()))?;
     let mut server = HttpServer::new(move || isms_api::app(Some(state.clone())).0.app_data(checkpoints.clone()))
-        .shutdown_timeout(30);
+        .shutdown_timeout(30)
+        .client_request_timeout(config.limits.client_request_timeout)
+        .keep_alive(config.limits.keep_alive);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }

@@ -66,6 +66,18 @@ enum Command {
         /// status mapping); the defaults when absent.
         #[arg(long, env = "ISMS_TICKETING_CONFIG")]
         ticketing_config: Option<PathBuf>,
+        /// Requests per second each principal may sustain (0 = no rate limiting).
+        #[arg(long, env = "ISMS_RATE_LIMIT_PER_SECOND", default_value_t = isms_api::limits::HttpLimits::default().rate_per_second)]
+        rate_limit_per_second: f64,
+        /// Requests a principal may send in a burst.
+        #[arg(long, env = "ISMS_RATE_LIMIT_BURST", default_value_t = isms_api::limits::HttpLimits::default().rate_burst)]
+        rate_limit_burst: u32,
+        /// Seconds a handler may take before the request is answered 503.
+        #[arg(long, env = "ISMS_HANDLER_TIMEOUT_SECS", default_value_t = isms_api::limits::HttpLimits::default().handler_timeout.as_secs())]
+        handler_timeout_secs: u64,
+        /// Comma-separated origins browsers may call the API from (CORS); none by default.
+        #[arg(long, env = "ISMS_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+        cors_allowed_origins: Vec<String>,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -161,6 +173,10 @@ fn main() -> ExitCode {
             checkpoint_interval_secs,
             access_removal_due_days,
             ticketing_config,
+            rate_limit_per_second,
+            rate_limit_burst,
+            handler_timeout_secs,
+            cors_allowed_origins,
         } => {
             let ticketing = match ticketing_settings(ticketing_config.as_deref()) {
                 Ok(settings) => settings,
@@ -195,6 +211,13 @@ fn main() -> ExitCode {
                 },
                 access_removal: isms_api::access_removal::AccessRemovalSettings { due_days: access_removal_due_days },
                 ticketing,
+                limits: isms_api::limits::HttpLimits {
+                    rate_per_second: rate_limit_per_second,
+                    rate_burst: rate_limit_burst,
+                    handler_timeout: std::time::Duration::from_secs(handler_timeout_secs),
+                    cors_allowed_origins,
+                    ..Default::default()
+                },
             };
             serve(config)
         }

@@ -1,0 +1,257 @@
+//! Limits (OWASP API4), black-box: oversized bodies refused before they are read, page sizes
+//! capped and stated, deeply nested JSON refused cleanly, per-principal rate limiting, the
+//! handler timeout, CORS closed by default and open to configured origins, security headers.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use isms_api::limits::HttpLimits;
+use serde_json::json;
+
+use crate::support::{serve_config, TestApp};
+
+async fn spawn_with_limits(limits: HttpLimits) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = serve_config(dir.path());
+    config.limits = limits;
+    TestApp::spawn_with(dir, config).await
+}
+
+/// Sends a request head (and `body_chunks`, written by another thread so a server that stops
+/// reading cannot block the test), and returns the response's status line and how long it took.
+fn raw_post(app: &TestApp, token: &str, head_extra: &str, body_chunks: Option<(usize, usize)>) -> (String, Duration) {
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /api/v1/risks HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\n{head_extra}\r\n"
+    );
+    let started = Instant::now();
+    stream.write_all(head.as_bytes()).unwrap();
+    if let Some((chunk_size, chunks)) = body_chunks {
+        let mut writer = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let chunk = format!("{chunk_size:x}\r\n{}\r\n", " ".repeat(chunk_size));
+            for _ in 0..chunks {
+                if writer.write_all(chunk.as_bytes()).is_err() {
+                    return;
+                }
+            }
+            let _ = writer.write_all(b"0\r\n\r\n");
+        });
+    }
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !response.windows(2).any(|w| w == b"\r\n") {
+        let read = stream.read(&mut buffer).expect("a response before the read timeout");
+        assert!(read > 0, "connection closed without a response");
+        response.extend_from_slice(&buffer[..read]);
+    }
+    let text = String::from_utf8_lossy(&response);
+    (text.lines().next().unwrap().to_owned(), started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10_mb_body_is_refused_413_before_it_is_read() {
+    let app = TestApp::spawn().await;
+    let token = app.alice();
+    let app = std::sync::Arc::new(app);
+    let declared = {
+        let (app, token) = (app.clone(), token.clone());
+        // Only the head is sent: an answer proves the server did not wait for 10 MB.
+        tokio::task::spawn_blocking(move || raw_post(&app, &token, "Content-Length: 10485760\r\n", None))
+    };
+    let (status, elapsed) = declared.await.unwrap();
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert!(elapsed < Duration::from_secs(2), "answered in {elapsed:?}");
+
+    let chunked = {
+        let (app, token) = (app.clone(), token.clone());
+        // 160 chunks of 64 KiB = 10 MiB, no Content-Length.
+        tokio::task::spawn_blocking(move || {
+            raw_post(&app, &token, "Transfer-Encoding: chunked\r\n", Some((64 * 1024, 160)))
+        })
+    };
+    let (status, elapsed) = chunked.await.unwrap();
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert!(elapsed < Duration::from_secs(5), "answered in {elapsed:?}");
+
+    let reply = app
+        .send(reqwest::Method::POST, Some(&token), "/api/v1/risks", None, &[("content-type", "application/json")])
+        .await;
+    assert_eq!(reply.status, 400, "an empty body is still just malformed");
+    let big = json!({"title": "x".repeat(100 * 1024), "category": "c", "owner": "alice"});
+    let reply = app.post(&token, "/api/v1/risks", big).await.expect(413);
+    assert_eq!(reply.code(), "payload_too_large");
+    assert_eq!(reply.header("content-type").as_deref(), Some("application/problem+json"));
+    assert!(reply.body["detail"].as_str().unwrap().contains("65536"), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn every_list_caps_its_page_size_and_states_the_limit_applied() {
+    let app = TestApp::spawn().await;
+    let alice = app.alice();
+    app.identify_risk(&alice, "alice").await;
+    for path in [
+        "/api/v1/risks?limit=1000000",
+        "/api/v1/audit-trail?limit=1000000",
+        "/api/v1/events?limit=1000000",
+        "/api/v1/checkpoints?limit=1000000",
+        "/api/v1/assets?limit=1000000",
+    ] {
+        let reply = app.get(&alice, path).await.expect(200);
+        assert_eq!(reply.header("isms-page-limit").as_deref(), Some("500"), "{path}");
+    }
+    let reply = app.get(&alice, "/api/v1/risks").await.expect(200);
+    assert_eq!(reply.header("isms-page-limit").as_deref(), Some("50"), "the default is stated too");
+    assert_eq!(app.get(&alice, "/api/v1/risks?limit=0").await.expect(400).code(), "invalid_limit");
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_refused_as_a_client_error() {
+    let app = TestApp::spawn().await;
+    let alice = app.alice();
+    let depth = 5_000;
+    let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let objects = format!("{{\"title\": {}1{}}}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    for body in [arrays, objects] {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/risks", app.base))
+            .bearer_auth(&alice)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(status == 400 || status == 422, "status {status}");
+    }
+    app.get(&alice, "/api/v1/risks").await.expect(200);
+}
+
+#[tokio::test]
+async fn a_flood_from_one_principal_gets_429_while_another_is_served() {
+    let app = spawn_with_limits(HttpLimits { rate_per_second: 1.0, rate_burst: 5, ..HttpLimits::default() }).await;
+    let alice = app.alice();
+    let bob = app.token("bob", "acme", "isms:read");
+    let flood = (0..20).map(|_| app.get(&alice, "/api/v1/risks"));
+    let replies = futures_util::future::join_all(flood).await;
+    let limited: Vec<_> = replies.iter().filter(|r| r.status == 429).collect();
+    assert!(replies.iter().filter(|r| r.status == 200).count() <= 6, "at most the burst (and a refill) pass");
+    assert!(limited.len() >= 14, "{} of 20 limited", limited.len());
+    let refused = limited[0];
+    assert_eq!(refused.code(), "rate_limited");
+    let retry_after: u64 = refused.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(refused.header("x-request-id").is_some());
+    app.get(&bob, "/api/v1/risks").await.expect(200);
+    let same_sub_other_tenant = app.token("alice", "globex", "isms:read");
+    app.get(&same_sub_other_tenant, "/api/v1/risks").await.expect(200);
+    let probes = (0..20).map(|_| app.send(reqwest::Method::GET, None, "/readyz", None, &[]));
+    assert!(futures_util::future::join_all(probes).await.iter().all(|r| r.status == 200), "probes are exempt");
+    // Callers without a valid token share their peer address's bucket.
+    let anonymous = (0..20).map(|_| app.send(reqwest::Method::GET, None, "/api/v1/risks", None, &[]));
+    let anonymous = futures_util::future::join_all(anonymous).await;
+    assert!(anonymous.iter().filter(|r| r.status == 401).count() <= 6);
+    assert!(anonymous.iter().any(|r| r.status == 429));
+}
+
+#[tokio::test]
+async fn a_handler_that_overruns_its_time_gets_503() {
+    let app = spawn_with_limits(HttpLimits { handler_timeout: Duration::from_nanos(1), ..HttpLimits::default() }).await;
+    let alice = app.alice();
+    // The command waits for the writer's fsync: far longer than a nanosecond.
+    let reply =
+        app.post(&alice, "/api/v1/risks", json!({"title": "t", "category": "c", "owner": "alice"})).await.expect(503);
+    assert_eq!(reply.code(), "handler_timeout");
+    assert!(reply.header("retry-after").is_some());
+    assert!(reply.header("x-request-id").is_some());
+    app.send(reqwest::Method::GET, None, "/livez", None, &[]).await.expect(200);
+}
+
+async fn preflight(app: &TestApp, origin: &str) -> crate::support::Reply {
+    app.send(
+        reqwest::Method::OPTIONS,
+        None,
+        "/api/v1/risks",
+        None,
+        &[
+            ("origin", origin),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "authorization, content-type, idempotency-key"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn cors_is_closed_by_default_and_open_to_configured_origins_only() {
+    let closed = TestApp::spawn().await;
+    let reply = preflight(&closed, "https://app.example.com").await;
+    assert!(reply.header("access-control-allow-origin").is_none(), "closed by default");
+    assert_ne!(reply.status, 200);
+
+    let app = spawn_with_limits(HttpLimits {
+        cors_allowed_origins: vec!["https://app.example.com".into()],
+        ..HttpLimits::default()
+    })
+    .await;
+    let allowed = preflight(&app, "https://app.example.com").await.expect(200);
+    assert_eq!(allowed.header("access-control-allow-origin").as_deref(), Some("https://app.example.com"));
+    let methods = allowed.header("access-control-allow-methods").unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let headers = allowed.header("access-control-allow-headers").unwrap().to_ascii_lowercase();
+    assert!(headers.contains("authorization") && headers.contains("idempotency-key"), "{headers}");
+
+    let refused = preflight(&app, "https://evil.example.net").await;
+    assert!(refused.header("access-control-allow-origin").is_none());
+    assert_ne!(refused.status, 200);
+
+    let alice = app.alice();
+    let read = app
+        .send(reqwest::Method::GET, Some(&alice), "/api/v1/risks", None, &[("origin", "https://app.example.com")])
+        .await;
+    assert_eq!(read.header("access-control-allow-origin").as_deref(), Some("https://app.example.com"));
+    let exposed = read.header("access-control-expose-headers").unwrap().to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id") && exposed.contains("etag"), "{exposed}");
+    let foreign = app
+        .send(reqwest::Method::GET, Some(&alice), "/api/v1/risks", None, &[("origin", "https://evil.example.net")])
+        .await;
+    assert!(foreign.header("access-control-allow-origin").is_none(), "a browser will not hand it to the page");
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let alice = app.alice();
+    let replies = [
+        ("data", app.get(&alice, "/api/v1/risks").await),
+        ("problem", app.get(&alice, "/api/v1/risks/not-a-uuid").await),
+        ("unauthorized", app.send(reqwest::Method::GET, None, "/api/v1/risks", None, &[]).await),
+        ("metrics", app.send(reqwest::Method::GET, None, "/metrics", None, &[]).await),
+        ("openapi", app.send(reqwest::Method::GET, None, "/openapi.json", None, &[]).await),
+    ];
+    for (what, reply) in &replies {
+        assert_eq!(reply.header("x-content-type-options").as_deref(), Some("nosniff"), "{what}");
+        assert_eq!(reply.header("x-frame-options").as_deref(), Some("DENY"), "{what}");
+        assert_eq!(reply.header("referrer-policy").as_deref(), Some("no-referrer"), "{what}");
+        assert_eq!(reply.header("cache-control").as_deref(), Some("no-store"), "{what}");
+        let csp = reply.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    }
+    let docs = app.client.get(format!("{}/docs/", app.base)).send().await.unwrap();
+    assert_eq!(docs.status().as_u16(), 200);
+    let csp = docs.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    assert_eq!(docs.headers()["x-frame-options"], "DENY");
+    let page = docs.text().await.unwrap();
+    // Swagger UI must work under that policy: no inline script, every script from this origin.
+    assert!(!page.contains("<script>") && !page.contains("<script type=\"text/javascript\">"), "{page}");
+    for script in page.split("<script").skip(1) {
+        let source = script.split("src=\"").nth(1).map(|s| s.split('"').next().unwrap_or(""));
+        assert!(source.is_some_and(|s| !s.contains("://")), "a script from elsewhere or inline: {script}");
+    }
+}
