@@ -5,6 +5,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod operations;
 mod verify_proof;
 
 use std::path::PathBuf;
@@ -12,8 +13,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use isms::{exit_code, ServeConfig, TokenVerification, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
-use isms_store::{chain, StoreError};
+use isms::{exit_code, ServeConfig, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+use isms_store::chain;
 
 #[derive(Parser)]
 #[command(name = "isms", version, about = "isms-ledger: an ISO/IEC 27001 ISMS kept as a verifiable event log")]
@@ -24,41 +25,32 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service.
+    /// Run the service. Settings: defaults < the TOML file (--config or ISMS_CONFIG) < ISMS_*
+    /// environment variables < these flags; see `isms config check` and deploy/isms.toml.
     Serve {
-        /// Where the event log and local keys live.
+        /// A TOML configuration file [env: ISMS_CONFIG].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        flags: isms::config::Flags,
+    },
+    /// Check the configuration without starting: prints the effective configuration (secrets
+    /// redacted) and exits 0, or lists every problem and exits 2.
+    Config {
+        #[command(subcommand)]
+        command: operations::ConfigCommand,
+    },
+    /// Write a backup archive of every tenant from a stopped server's data directory (for a
+    /// running server use GET /api/v1/admin/backup). Exits 4 when the directory is in use.
+    Backup(operations::BackupArgs),
+    /// Restore a backup archive into an empty data directory, after verifying every file and
+    /// every tenant's chain. Exits 2 for a non-empty target, 3 for an archive that does not verify.
+    Restore(operations::RestoreArgs),
+    /// Rebuild every projection from the log, offline: verifies and replays every tenant through
+    /// the read models, printing counts and timings. Exits 3 naming the first event that fails.
+    Rebuild {
         #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, env = "ISMS_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-        /// Expected `iss` of tokens.
-        #[arg(long, env = "ISMS_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
-        jwt_issuer: String,
-        /// Expected `aud` of tokens.
-        #[arg(long, env = "ISMS_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
-        jwt_audience: String,
-        /// PEM public key of an external token issuer (disables the local HS256 secret).
-        #[arg(long, env = "ISMS_JWT_PUBLIC_KEY_FILE")]
-        jwt_public_key_file: Option<PathBuf>,
-        /// Algorithm of that key: ES256 or EdDSA.
-        #[arg(long, env = "ISMS_JWT_ALGORITHM", default_value = "ES256")]
-        jwt_algorithm: String,
-        /// JWKS file of an external token issuer (disables the local HS256 secret).
-        #[arg(long, env = "ISMS_JWT_JWKS_FILE", conflicts_with = "jwt_public_key_file")]
-        jwt_jwks_file: Option<PathBuf>,
-        /// HTTP worker threads (0 = one per core).
-        #[arg(long, env = "ISMS_WORKERS", default_value_t = 0)]
-        workers: usize,
-        /// Seconds between background verifications of new events (0 = only at start and stop).
-        #[arg(long, env = "ISMS_VERIFY_INTERVAL_SECS", default_value_t = 60)]
-        verify_interval_secs: u64,
-        /// Sign a checkpoint of a tenant's log when this many events were added since its last one (0 = never).
-        #[arg(long, env = "ISMS_CHECKPOINT_EVERY_EVENTS", default_value_t = 10_000)]
-        checkpoint_every_events: u64,
-        /// Sign a checkpoint when the log grew and this many seconds passed since the last one (0 = never).
-        #[arg(long, env = "ISMS_CHECKPOINT_INTERVAL_SECS", default_value_t = 3600)]
-        checkpoint_interval_secs: u64,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -140,46 +132,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Serve {
-            data_dir,
-            bind,
-            jwt_issuer,
-            jwt_audience,
-            jwt_public_key_file,
-            jwt_algorithm,
-            jwt_jwks_file,
-            workers,
-            verify_interval_secs,
-            checkpoint_every_events,
-            checkpoint_interval_secs,
-        } => {
-            let verification = match (jwt_public_key_file, jwt_jwks_file) {
-                (Some(pem_file), _) => match jwt_algorithm.as_str() {
-                    "ES256" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::ES256, pem_file },
-                    "EdDSA" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::EdDSA, pem_file },
-                    other => {
-                        eprintln!("error: ISMS_JWT_ALGORITHM must be ES256 or EdDSA, not '{other}'");
-                        return ExitCode::from(exit_code::USAGE as u8);
-                    }
-                },
-                (None, Some(file)) => TokenVerification::Jwks { file },
-                (None, None) => TokenVerification::LocalSecret,
-            };
-            let config = ServeConfig {
-                data_dir,
-                bind,
-                issuer: jwt_issuer,
-                audience: jwt_audience,
-                verification,
-                workers,
-                verify_interval: std::time::Duration::from_secs(verify_interval_secs),
-                checkpoints: isms_store::proofs::CheckpointPolicy {
-                    every_events: checkpoint_every_events,
-                    interval: std::time::Duration::from_secs(checkpoint_interval_secs),
-                },
-            };
-            serve(config)
-        }
+        Command::Serve { config, flags } => match isms::config::Settings::from_process(config.as_deref(), &flags) {
+            Ok((settings, _)) => serve(settings.serve_config()),
+            Err(invalid) => {
+                eprint!("error: {invalid}");
+                exit_code::USAGE
+            }
+        },
+        Command::Config { command } => operations::config(command),
+        Command::Backup(args) => operations::backup(&args),
+        Command::Restore(args) => operations::restore(&args),
+        Command::Rebuild { data_dir } => operations::rebuild(&data_dir),
         Command::Token { data_dir, sub, tenant, scope, ttl, issuer, audience } => {
             report(token(&data_dir, sub, tenant, scope, &ttl, issuer, audience))
         }
@@ -286,23 +249,9 @@ fn public_key(data_dir: &std::path::Path) -> i32 {
 }
 
 fn verify(data_dir: &std::path::Path) -> i32 {
-    let events = isms::events_dir(data_dir);
-    if !events.join("db").exists() {
-        eprintln!("error: there is no event log in {} (expected {})", data_dir.display(), events.display());
-        return exit_code::USAGE;
-    }
-    let storage = match isms_store::SledStorage::open(&isms::events_dir(data_dir)) {
+    let storage = match operations::open_offline(data_dir, "stop it first (or verify a copy of the directory)") {
         Ok(storage) => storage,
-        Err(StoreError::Locked(dir)) => {
-            eprintln!(
-                "error: {dir} is in use by a running `isms serve`; stop it first (or verify a copy of the directory)"
-            );
-            return exit_code::LOCKED;
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     match chain::verify_all(&storage, true) {
         Ok(Ok(reports)) => {
