@@ -173,7 +173,17 @@ async fn an_online_backup_taken_under_load_restores_to_the_same_chain_heads_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_backup_needs_a_stopped_server_and_can_carry_the_servers_secrets() {
     let source = TestApp::spawn().await;
-    source.identify_risk(&source.alice(), "alice").await;
+    let retried = json!({"title": "Laptop theft", "category": "physical", "owner": "alice"});
+    let first = source
+        .send(
+            reqwest::Method::POST,
+            Some(&source.alice()),
+            "/api/v1/risks",
+            Some(&retried),
+            &[("Idempotency-Key", "k1")],
+        )
+        .await
+        .expect(201);
     let globex = source.token("alice", "globex", ALL_SCOPES);
     source.identify_risk(&globex, "alice").await;
 
@@ -213,6 +223,13 @@ async fn offline_backup_needs_a_stopped_server_and_can_carry_the_servers_secrets
     // Tokens minted by the source still work: the secret came back.
     assert_eq!(copy.secret, secret);
     copy.get(&source_alice(&secret), "/api/v1/risks").await.expect(200);
+    // A retry of a command acknowledged before the backup is still recognised as a replay.
+    let replayed = copy
+        .send(reqwest::Method::POST, Some(&copy.alice()), "/api/v1/risks", Some(&retried), &[("Idempotency-Key", "k1")])
+        .await
+        .expect(201);
+    assert_eq!(replayed.body["id"], first.body["id"]);
+    assert_eq!(state_at(&copy, "acme", None).await.1, acme_head, "no new event");
 }
 
 fn source_alice(secret: &[u8]) -> String {

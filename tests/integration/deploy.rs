@@ -143,7 +143,7 @@ fn the_dockerfile_is_multi_stage_non_root_with_a_volume_and_a_readiness_health_c
     assert!(user != "root" && user != "0" && !user.starts_with("0:"), "runs as non-root, not {user}");
     let health = instructions.iter().find(|l| l.starts_with("HEALTHCHECK ")).expect("a HEALTHCHECK");
     assert!(health.contains("/readyz"), "{health}");
-    assert!(instructions.iter().any(|l| *l == "VOLUME /data"));
+    assert!(instructions.contains(&"VOLUME /data"));
     assert!(dockerfile.contains("ISMS_DATA_DIR=/data"));
 }
 

@@ -91,6 +91,8 @@ async fn sigterm_during_a_write_storm_exits_0_and_keeps_every_acknowledged_comma
         assert!(Instant::now() < deadline, "the storm did not get going");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let signalled = Instant::now();
+    let at_signal = acknowledged_so_far.load(Ordering::Relaxed);
     let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(terminated.success());
     let mut acknowledged = Vec::new();
@@ -99,6 +101,11 @@ async fn sigterm_during_a_write_storm_exits_0_and_keeps_every_acknowledged_comma
     }
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+    eprintln!(
+        "sigterm storm: {at_signal} acknowledged before SIGTERM, {} in all; exited {} ms after SIGTERM",
+        acknowledged.len(),
+        signalled.elapsed().as_millis()
+    );
 
     let verified = isms(&["verify"], dir.path());
     assert!(verified.status.success(), "{}", text(&verified));

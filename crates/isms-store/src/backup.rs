@@ -12,6 +12,7 @@
 //! | `keys/checkpoint-key`, `keys/jwt-secret` | only when the operator asked for secrets (offline) |
 //! | `tenants/<tenant>/checkpoints.ndjson` | the tenant's signed checkpoints up to its backed-up head |
 //! | `tenants/<tenant>/events-<first position>.ndjson` | stored envelopes, one per line, in position order, at most [`EVENTS_PER_FILE`] per file |
+//! | `tenants/<tenant>/idempotency.ndjson` | the idempotency records of commands up to the head, so a retry after a restore is still a replay |
 //! | `manifest.json` | format, time, per tenant the event count and chain head, the SHA-256 and size of every other file |
 //!
 //! A backup is consistent because the log is append-only: the head of every tenant is taken
@@ -31,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use crate::chain::{envelope_hash, GENESIS_HASH};
 use crate::checkpoint::{key_id, SignedCheckpoint};
-use crate::envelope::{ChainHead, Envelope, Position, StoreError, TenantId};
+use crate::envelope::{ChainHead, Envelope, IdempotencyRecord, Position, StoreError, TenantId};
 use crate::storage::{CommitBatch, Storage};
 
 pub const FORMAT: &str = "isms-backup";
@@ -70,6 +71,15 @@ pub struct TenantManifest {
     pub head_position: Position,
     pub head_hash: String,
     pub checkpoints: u64,
+    pub idempotency_records: u64,
+}
+
+/// One line of `idempotency.ndjson`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyLine {
+    pub actor: String,
+    pub record: IdempotencyRecord,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,12 +184,14 @@ pub fn write<W: Write>(
     for (tenant, head) in &source.heads {
         let checkpoints = write_checkpoints(source.storage, tenant, head.position, &mut archive)?;
         write_events(source.storage, tenant, head, &mut archive)?;
+        let idempotency_records = write_idempotency(source.storage, tenant, head.position, &mut archive)?;
         tenants.push(TenantManifest {
             tenant: tenant.clone(),
             events: head.position,
             head_position: head.position,
             head_hash: head.hash.clone(),
             checkpoints,
+            idempotency_records,
         });
     }
     let manifest = Manifest {
@@ -226,6 +238,25 @@ fn write_checkpoints<W: Write>(
         }
     }
     archive.add(format!("tenants/{tenant}/checkpoints.ndjson"), &content, 0o644)?;
+    Ok(count)
+}
+
+/// The records of commands up to `head` (later ones belong to events the backup does not hold).
+fn write_idempotency<W: Write>(
+    storage: &dyn Storage,
+    tenant: &TenantId,
+    head: Position,
+    archive: &mut ArchiveWriter<W>,
+) -> Result<u64, BackupError> {
+    let mut content = Vec::new();
+    let mut count = 0;
+    for (actor, record) in storage.idempotency_records(tenant)? {
+        if record.position <= head {
+            content.extend(to_json_line(&IdempotencyLine { actor, record }));
+            count += 1;
+        }
+    }
+    archive.add(format!("tenants/{tenant}/idempotency.ndjson"), &content, 0o644)?;
     Ok(count)
 }
 
@@ -314,6 +345,7 @@ enum Kind {
     Secret(String),
     Checkpoints(TenantId),
     Events(TenantId),
+    Idempotency(TenantId),
 }
 
 fn classify(path: &str) -> Option<Kind> {
@@ -327,8 +359,10 @@ fn classify(path: &str) -> Option<Kind> {
     }
     let (tenant, file) = path.strip_prefix("tenants/")?.split_once('/')?;
     let tenant = TenantId::parse(tenant).ok()?;
-    if file == "checkpoints.ndjson" {
-        return Some(Kind::Checkpoints(tenant));
+    match file {
+        "checkpoints.ndjson" => return Some(Kind::Checkpoints(tenant)),
+        "idempotency.ndjson" => return Some(Kind::Idempotency(tenant)),
+        _ => {}
     }
     let digits = file.strip_prefix("events-")?.strip_suffix(".ndjson")?;
     (digits.len() == 12 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Kind::Events(tenant))
@@ -369,6 +403,7 @@ struct TenantCheck {
     pending: BTreeMap<Position, String>,
     checkpoints: u64,
     checkpoints_file: String,
+    idempotency_records: u64,
 }
 
 /// Checks the whole archive without writing anything: every file's SHA-256 and size against
@@ -414,6 +449,7 @@ pub fn verify(archive: impl Read, trusted: Option<&VerifyingKey>) -> Result<Mani
                     pending: BTreeMap::new(),
                     checkpoints: 0,
                     checkpoints_file: entry.path.clone(),
+                    idempotency_records: 0,
                 });
                 for checkpoint in lines::<SignedCheckpoint>(&entry) {
                     let checkpoint = checkpoint?;
@@ -443,6 +479,24 @@ pub fn verify(archive: impl Read, trusted: Option<&VerifyingKey>) -> Result<Mani
                             ));
                         }
                     }
+                }
+            }
+            Kind::Idempotency(tenant) => {
+                let state = tenants
+                    .get_mut(&tenant)
+                    .ok_or_else(|| invalid(&entry.path, "comes before the tenant's checkpoints.ndjson"))?;
+                for line in lines::<IdempotencyLine>(&entry) {
+                    let line = line?;
+                    if line.record.position == 0 || line.record.position > state.chain.position {
+                        return Err(invalid(
+                            &entry.path,
+                            format!(
+                                "key '{}' names position {}, after the tenant's events",
+                                line.record.key, line.record.position
+                            ),
+                        ));
+                    }
+                    state.idempotency_records += 1;
                 }
             }
         }
@@ -509,6 +563,12 @@ fn check_tenants(manifest: &Manifest, tenants: &BTreeMap<TenantId, TenantCheck>)
         if found.checkpoints != expected.checkpoints {
             return Err(invalid(&found.checkpoints_file, "holds another number of checkpoints than the manifest"));
         }
+        if found.idempotency_records != expected.idempotency_records {
+            return Err(invalid(
+                format!("tenants/{}/idempotency.ndjson", expected.tenant),
+                "holds another number of records than the manifest",
+            ));
+        }
         if let Some(beyond) = found.pending.keys().next() {
             return Err(invalid(&found.checkpoints_file, format!("a checkpoint at position {beyond} has no event")));
         }
@@ -548,6 +608,14 @@ pub fn import(archive: impl Read, storage: &dyn Storage) -> Result<Vec<Secret>, 
                     checkpoints.push((tenant.clone(), checkpoint?));
                 }
             }
+            Some(Kind::Idempotency(tenant)) => {
+                let mut batch = CommitBatch::default();
+                for line in lines::<IdempotencyLine>(&entry) {
+                    let line = line?;
+                    batch.idempotency.push((tenant.clone(), line.actor, line.record));
+                }
+                storage.write(&batch)?;
+            }
             Some(Kind::Secret(name)) => secrets.push(Secret { name, content: entry.content }),
             _ => {}
         }
@@ -569,8 +637,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        AppendRequest, CommandMeta, CommitListener, EventStore, ExpectedVersion, GroupCommitStore, MemoryStorage,
-        NewEvent, StreamRef, WriterConfig,
+        AppendRequest, CommandMeta, CommitListener, EventStore, ExpectedVersion, GroupCommitStore, IdempotencyClaim,
+        MemoryStorage, NewEvent, StreamRef, WriterConfig,
     };
 
     struct Nobody;
@@ -598,7 +666,11 @@ mod tests {
                         actor: "alice".into(),
                         correlation_id: uuid::Uuid::now_v7(),
                         causation_id: None,
-                        idempotency: None,
+                        idempotency: (n == 0).then(|| IdempotencyClaim {
+                            key: "first".into(),
+                            fingerprint: "f".into(),
+                            status: 201,
+                        }),
                     },
                 };
                 runtime.block_on(store.append(request)).unwrap();
