@@ -241,3 +241,24 @@ fn config_check_rejects_a_bad_file_naming_each_key_and_serve_refuses_it() {
     assert_eq!(missing.status.code(), Some(isms::exit_code::USAGE));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/isms.toml: cannot read"));
 }
+
+#[test]
+fn token_reads_the_data_directory_and_issuer_from_the_same_configuration_as_serve() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("isms.toml");
+    let data = dir.path().join("data");
+    std::fs::write(&file, format!("data_dir = {:?}\n[jwt]\nissuer = \"corp-idp\"\n", data.to_str().unwrap())).unwrap();
+    let minted = Command::new(BIN)
+        .args(["token", "--sub", "alice", "--tenant", "acme", "--config", file.to_str().unwrap()])
+        .env("ISMS_JWT_AUDIENCE", "ledger-prod")
+        .output()
+        .unwrap();
+    assert!(minted.status.success(), "{}", String::from_utf8_lossy(&minted.stderr));
+    let token = String::from_utf8(minted.stdout).unwrap();
+    let payload = token.trim().split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!((claims["iss"].as_str(), claims["aud"].as_str()), (Some("corp-idp"), Some("ledger-prod")));
+    assert!(isms::secret::path(&data).exists(), "the secret is in the configured data directory");
+}

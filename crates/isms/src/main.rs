@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use isms::{exit_code, ServeConfig, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+use isms::{exit_code, ServeConfig};
 use isms_store::chain;
 
 #[derive(Parser)]
@@ -47,15 +47,21 @@ enum Command {
     /// every tenant's chain. Exits 2 for a non-empty target, 3 for an archive that does not verify.
     Restore(operations::RestoreArgs),
     /// Rebuild every projection from the log, offline: verifies and replays every tenant through
-    /// the read models, printing counts and timings. Exits 3 naming the first event that fails.
+    /// the read models, printing counts and timings. Exits 3 for a broken chain, 5 naming the
+    /// first event that does not project, 4 when a server holds the directory.
     Rebuild {
         #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
-    /// Print a token signed with the data directory's local HS256 secret.
+    /// Print a token signed with the data directory's local HS256 secret. The data directory,
+    /// issuer and audience come from the same configuration as `serve` (file, ISMS_*, flags).
     Token {
-        #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
+        /// A TOML configuration file [env: ISMS_CONFIG].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// [env: ISMS_DATA_DIR] [default: ./data]
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
         /// The caller's identity (becomes `actor` on every event).
         #[arg(long)]
         sub: String,
@@ -67,10 +73,12 @@ enum Command {
         /// Lifetime, e.g. 30m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
-        #[arg(long, env = "ISMS_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
-        issuer: String,
-        #[arg(long, env = "ISMS_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
-        audience: String,
+        /// [env: ISMS_JWT_ISSUER] [default: isms-local]
+        #[arg(long)]
+        issuer: Option<String>,
+        /// [env: ISMS_JWT_AUDIENCE] [default: isms-ledger]
+        #[arg(long)]
+        audience: Option<String>,
     },
     /// Verify every tenant's hash chain from position 1, offline. Exits 3 naming the first bad position.
     Verify {
@@ -143,8 +151,24 @@ fn main() -> ExitCode {
         Command::Backup(args) => operations::backup(&args),
         Command::Restore(args) => operations::restore(&args),
         Command::Rebuild { data_dir } => operations::rebuild(&data_dir),
-        Command::Token { data_dir, sub, tenant, scope, ttl, issuer, audience } => {
-            report(token(&data_dir, sub, tenant, scope, &ttl, issuer, audience))
+        Command::Token { config, data_dir, sub, tenant, scope, ttl, issuer, audience } => {
+            let flags =
+                isms::config::Flags { data_dir, jwt_issuer: issuer, jwt_audience: audience, ..Default::default() };
+            match isms::config::Settings::from_process(config.as_deref(), &flags) {
+                Ok((settings, _)) => report(token(
+                    &settings.data_dir,
+                    sub,
+                    tenant,
+                    scope,
+                    &ttl,
+                    settings.jwt.issuer,
+                    settings.jwt.audience,
+                )),
+                Err(invalid) => {
+                    eprint!("error: {invalid}");
+                    exit_code::USAGE
+                }
+            }
         }
         Command::Verify { data_dir } => verify(&data_dir),
         Command::PublicKey { data_dir } => public_key(&data_dir),
