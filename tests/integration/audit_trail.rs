@@ -254,7 +254,8 @@ async fn an_auditor_token_reads_everything_and_changes_nothing() {
     let document: Value = serde_json::from_str(&isms_api::openapi_json()).unwrap();
     let (mut reads, mut commands) = (0, 0);
     for (method, path, security) in operations(&document, &uuid::Uuid::now_v7().to_string()) {
-        if !path.starts_with("/api/v1") {
+        // Administration (the online backup of every tenant) is for operators, never for auditors.
+        if !path.starts_with("/api/v1") || path.starts_with("/api/v1/admin/") {
             continue;
         }
         let url = format!("{}{path}", app.base);

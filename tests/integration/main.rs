@@ -45,6 +45,9 @@ mod evidence_pack;
 mod changes;
 
 // Section: operations (config, backup, lifecycle).
+mod backup_restore;
+mod deploy;
+mod lifecycle;
 
 // Section: observability and limits.
 mod limits;

@@ -56,6 +56,7 @@ pub fn serve_config(dir: &std::path::Path) -> ServeConfig {
         access_removal: Default::default(),
         ticketing: isms_api::ticketing::TicketingSettings::default(),
         limits: isms_api::limits::HttpLimits::default(),
+        backup: isms_api::backup::BackupSettings { operator_tenants: vec!["acme".into()] },
     }
 }
 
@@ -77,7 +78,10 @@ impl TestApp {
         let store = running.store.clone();
         let projections = running.projections.clone();
         tokio::spawn(running.server);
-        Self { base, client: reqwest::Client::new(), secret, dir, store, projections, server }
+        // Idle connections are dropped before the server's 5 s keep-alive closes them: a test that
+        // blocks its runtime (running a child process) would otherwise reuse a closed one.
+        let client = reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(2)).build().unwrap();
+        Self { base, client, secret, dir, store, projections, server }
     }
 
     /// Stops the server and the writer, giving back the data directory.

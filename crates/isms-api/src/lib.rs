@@ -52,6 +52,7 @@ mod evidence;
 mod changes;
 
 // Section: operations (config, backup, lifecycle).
+pub mod backup;
 
 // Section: observability and limits.
 pub mod limits;
@@ -162,6 +163,7 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: changes between two points.
         (name = "changes", description = "What was added, changed (field by field) and removed in each register between two points of the log"),
         // Section: operations (config, backup, lifecycle).
+        (name = "administration", description = "Operating the service: the online backup of every tenant"),
         // Section: observability and limits.
         // Section: event feed and webhooks.
         // Section: HR provisioning and training integrations.
@@ -248,6 +250,7 @@ pub fn app(
                 // Section: changes between two points.
                 .configure(changes::configure)
                 // Section: operations (config, backup, lifecycle).
+                .configure(backup::configure)
                 // Section: observability and limits.
                 // Section: event feed and webhooks.
                 // Section: HR provisioning and training integrations.

@@ -26,6 +26,7 @@ pub mod proofs;
 // Section: changes between two points.
 
 // Section: operations (config, backup, lifecycle).
+pub mod backup;
 
 // Section: observability and limits.
 pub mod metrics;

@@ -97,6 +97,12 @@ impl Storage for MemoryStorage {
         Ok(self.tables().idempotency.get(&(tenant.clone(), actor.to_owned(), key.to_owned())).cloned())
     }
 
+    fn idempotency_records(&self, tenant: &TenantId) -> Result<Vec<(String, IdempotencyRecord)>, StoreError> {
+        let tables = self.tables();
+        let records = tables.idempotency.iter().filter(|((t, _, _), _)| t == tenant);
+        Ok(records.map(|((_, actor, _), record)| (actor.clone(), record.clone())).collect())
+    }
+
     fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
         Ok(self.tables().marks.get(tenant).cloned())
     }

@@ -272,6 +272,22 @@ impl Storage for SledStorage {
         }
     }
 
+    fn idempotency_records(&self, tenant: &TenantId) -> Result<Vec<(String, IdempotencyRecord)>, StoreError> {
+        let prefix = Key::new(IDEMPOTENCY).part(tenant.as_str()).0;
+        let mut records = Vec::new();
+        for entry in self.db.scan_prefix(&prefix) {
+            let (key, value) = entry.map_err(io)?;
+            // After the prefix: the actor, length-prefixed (see `Key::part`).
+            let rest = &key[prefix.len()..];
+            let length = rest.get(..2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+            let actor = length
+                .and_then(|length| rest.get(2..2 + length))
+                .ok_or_else(|| StoreError::Corrupt("idempotency key too short".into()))?;
+            records.push((String::from_utf8_lossy(actor).into_owned(), decode("idempotency record", &value)?));
+        }
+        Ok(records)
+    }
+
     fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
         match self.db.get(Key::new(VERIFIED).part(tenant.as_str()).0).map_err(io)? {
             Some(bytes) => Ok(Some(decode("verified mark", &bytes)?)),

@@ -49,4 +49,11 @@ pub trait Storage: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<SignedCheckpoint>, StoreError>;
     fn last_checkpoint(&self, tenant: &TenantId) -> Result<Option<SignedCheckpoint>, StoreError>;
+
+    /// Every idempotency record of the tenant with the actor it belongs to, for backups. The
+    /// default has none: a backend without it backs up events only, and after a restore a
+    /// retried command is not recognised as a replay.
+    fn idempotency_records(&self, _tenant: &TenantId) -> Result<Vec<(String, IdempotencyRecord)>, StoreError> {
+        Ok(Vec::new())
+    }
 }

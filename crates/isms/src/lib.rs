@@ -3,6 +3,7 @@
 //! run exactly what ships.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod secret;
 
 use std::net::{SocketAddr, TcpListener};
@@ -28,6 +29,8 @@ pub mod exit_code {
     pub const CHAIN_BROKEN: i32 = 3;
     /// The data directory is held by another process.
     pub const LOCKED: i32 = 4;
+    /// An event of the log does not project (`isms rebuild`): the read models cannot be built.
+    pub const PROJECTION_FAILED: i32 = 5;
 }
 
 /// How tokens are verified.
@@ -62,6 +65,8 @@ pub struct ServeConfig {
     pub ticketing: isms_api::ticketing::TicketingSettings,
     /// Rate limits, timeouts and CORS (OWASP API4).
     pub limits: isms_api::limits::HttpLimits,
+    /// Who may take the online backup.
+    pub backup: isms_api::backup::BackupSettings,
 }
 
 /// Why the service could not start.
@@ -229,14 +234,20 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     spawn_background_verifier(Arc::downgrade(&store), config.verify_interval);
     spawn_automatic_checkpoints(Arc::downgrade(&checkpoints), config.checkpoints.clone());
     let checkpoints = web::Data::from(checkpoints);
+    let online_backup = web::Data::new(isms_api::backup::OnlineBackup {
+        storage: store.storage().clone(),
+        settings: config.backup.clone(),
+    });
     let listener = TcpListener::bind(&config.bind)
         .with_context(|| format!("cannot listen on {}", config.bind))
         .map_err(StartError::Other)?;
     let address = listener.local_addr().map_err(|e| StartError::Other(e.into()))?;
-    let mut server = HttpServer::new(move || isms_api::app(Some(state.clone())).0.app_data(checkpoints.clone()))
-        .shutdown_timeout(30)
-        .client_request_timeout(config.limits.client_request_timeout)
-        .keep_alive(config.limits.keep_alive);
+    let mut server = HttpServer::new(move || {
+        isms_api::app(Some(state.clone())).0.app_data(checkpoints.clone()).app_data(online_backup.clone())
+    })
+    .shutdown_timeout(30)
+    .client_request_timeout(config.limits.client_request_timeout)
+    .keep_alive(config.limits.keep_alive);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }

@@ -5,6 +5,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod operations;
 mod verify_proof;
 
 use std::path::PathBuf;
@@ -12,8 +13,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use isms::{exit_code, ServeConfig, TokenVerification, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
-use isms_store::{chain, StoreError};
+use isms::{exit_code, ServeConfig};
+use isms_store::chain;
 
 #[derive(Parser)]
 #[command(name = "isms", version, about = "isms-ledger: an ISO/IEC 27001 ISMS kept as a verifiable event log")]
@@ -24,65 +25,43 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service.
+    /// Run the service. Settings: defaults < the TOML file (--config or ISMS_CONFIG) < ISMS_*
+    /// environment variables < these flags; see `isms config check` and deploy/isms.toml.
     Serve {
-        /// Where the event log and local keys live.
-        #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, env = "ISMS_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-        /// Expected `iss` of tokens.
-        #[arg(long, env = "ISMS_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
-        jwt_issuer: String,
-        /// Expected `aud` of tokens.
-        #[arg(long, env = "ISMS_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
-        jwt_audience: String,
-        /// PEM public key of an external token issuer (disables the local HS256 secret).
-        #[arg(long, env = "ISMS_JWT_PUBLIC_KEY_FILE")]
-        jwt_public_key_file: Option<PathBuf>,
-        /// Algorithm of that key: ES256 or EdDSA.
-        #[arg(long, env = "ISMS_JWT_ALGORITHM", default_value = "ES256")]
-        jwt_algorithm: String,
-        /// JWKS file of an external token issuer (disables the local HS256 secret).
-        #[arg(long, env = "ISMS_JWT_JWKS_FILE", conflicts_with = "jwt_public_key_file")]
-        jwt_jwks_file: Option<PathBuf>,
-        /// HTTP worker threads (0 = one per core).
-        #[arg(long, env = "ISMS_WORKERS", default_value_t = 0)]
-        workers: usize,
-        /// Seconds between background verifications of new events (0 = only at start and stop).
-        #[arg(long, env = "ISMS_VERIFY_INTERVAL_SECS", default_value_t = 60)]
-        verify_interval_secs: u64,
-        /// Sign a checkpoint of a tenant's log when this many events were added since its last one (0 = never).
-        #[arg(long, env = "ISMS_CHECKPOINT_EVERY_EVENTS", default_value_t = 10_000)]
-        checkpoint_every_events: u64,
-        /// Sign a checkpoint when the log grew and this many seconds passed since the last one (0 = never).
-        #[arg(long, env = "ISMS_CHECKPOINT_INTERVAL_SECS", default_value_t = 3600)]
-        checkpoint_interval_secs: u64,
-        /// Days after a leaver's leave date by which the access-removal checklist is due.
-        #[arg(long, env = "ISMS_ACCESS_REMOVAL_DUE_DAYS", default_value_t = 5)]
-        access_removal_due_days: u32,
-        /// JSON file of the ticketing settings (webhook secrets per tenant, incident rules, the
-        /// status mapping); the defaults when absent.
-        #[arg(long, env = "ISMS_TICKETING_CONFIG")]
-        ticketing_config: Option<PathBuf>,
-        /// Requests per second each principal may sustain (0 = no rate limiting).
-        #[arg(long, env = "ISMS_RATE_LIMIT_PER_SECOND", default_value_t = isms_api::limits::HttpLimits::default().rate_per_second)]
-        rate_limit_per_second: f64,
-        /// Requests a principal may send in a burst.
-        #[arg(long, env = "ISMS_RATE_LIMIT_BURST", default_value_t = isms_api::limits::HttpLimits::default().rate_burst)]
-        rate_limit_burst: u32,
-        /// Seconds a handler may take before the request is answered 503.
-        #[arg(long, env = "ISMS_HANDLER_TIMEOUT_SECS", default_value_t = isms_api::limits::HttpLimits::default().handler_timeout.as_secs())]
-        handler_timeout_secs: u64,
-        /// Comma-separated origins browsers may call the API from (CORS); none by default.
-        #[arg(long, env = "ISMS_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
-        cors_allowed_origins: Vec<String>,
+        /// A TOML configuration file [env: ISMS_CONFIG].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        flags: isms::config::Flags,
     },
-    /// Print a token signed with the data directory's local HS256 secret.
-    Token {
+    /// Check the configuration without starting: prints the effective configuration (secrets
+    /// redacted) and exits 0, or lists every problem and exits 2.
+    Config {
+        #[command(subcommand)]
+        command: operations::ConfigCommand,
+    },
+    /// Write a backup archive of every tenant from a stopped server's data directory (for a
+    /// running server use GET /api/v1/admin/backup). Exits 4 when the directory is in use.
+    Backup(operations::BackupArgs),
+    /// Restore a backup archive into an empty data directory, after verifying every file and
+    /// every tenant's chain. Exits 2 for a non-empty target, 3 for an archive that does not verify.
+    Restore(operations::RestoreArgs),
+    /// Rebuild every projection from the log, offline: verifies and replays every tenant through
+    /// the read models, printing counts and timings. Exits 3 for a broken chain, 5 naming the
+    /// first event that does not project, 4 when a server holds the directory.
+    Rebuild {
         #[arg(long, env = "ISMS_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
+    },
+    /// Print a token signed with the data directory's local HS256 secret. The data directory,
+    /// issuer and audience come from the same configuration as `serve` (file, ISMS_*, flags).
+    Token {
+        /// A TOML configuration file [env: ISMS_CONFIG].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// [env: ISMS_DATA_DIR] [default: ./data]
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
         /// The caller's identity (becomes `actor` on every event).
         #[arg(long)]
         sub: String,
@@ -94,10 +73,12 @@ enum Command {
         /// Lifetime, e.g. 30m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
-        #[arg(long, env = "ISMS_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
-        issuer: String,
-        #[arg(long, env = "ISMS_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
-        audience: String,
+        /// [env: ISMS_JWT_ISSUER] [default: isms-local]
+        #[arg(long)]
+        issuer: Option<String>,
+        /// [env: ISMS_JWT_AUDIENCE] [default: isms-ledger]
+        #[arg(long)]
+        audience: Option<String>,
     },
     /// Verify every tenant's hash chain from position 1, offline. Exits 3 naming the first bad position.
     Verify {
@@ -159,70 +140,35 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Serve {
-            data_dir,
-            bind,
-            jwt_issuer,
-            jwt_audience,
-            jwt_public_key_file,
-            jwt_algorithm,
-            jwt_jwks_file,
-            workers,
-            verify_interval_secs,
-            checkpoint_every_events,
-            checkpoint_interval_secs,
-            access_removal_due_days,
-            ticketing_config,
-            rate_limit_per_second,
-            rate_limit_burst,
-            handler_timeout_secs,
-            cors_allowed_origins,
-        } => {
-            let ticketing = match ticketing_settings(ticketing_config.as_deref()) {
-                Ok(settings) => settings,
-                Err(error) => {
-                    eprintln!("error: {error:#}");
-                    return ExitCode::from(exit_code::USAGE as u8);
+        Command::Serve { config, flags } => match isms::config::Settings::from_process(config.as_deref(), &flags) {
+            Ok((settings, _)) => serve(settings.serve_config()),
+            Err(invalid) => {
+                eprint!("error: {invalid}");
+                exit_code::USAGE
+            }
+        },
+        Command::Config { command } => operations::config(command),
+        Command::Backup(args) => operations::backup(&args),
+        Command::Restore(args) => operations::restore(&args),
+        Command::Rebuild { data_dir } => operations::rebuild(&data_dir),
+        Command::Token { config, data_dir, sub, tenant, scope, ttl, issuer, audience } => {
+            let flags =
+                isms::config::Flags { data_dir, jwt_issuer: issuer, jwt_audience: audience, ..Default::default() };
+            match isms::config::Settings::from_process(config.as_deref(), &flags) {
+                Ok((settings, _)) => report(token(
+                    &settings.data_dir,
+                    sub,
+                    tenant,
+                    scope,
+                    &ttl,
+                    settings.jwt.issuer,
+                    settings.jwt.audience,
+                )),
+                Err(invalid) => {
+                    eprint!("error: {invalid}");
+                    exit_code::USAGE
                 }
-            };
-            let verification = match (jwt_public_key_file, jwt_jwks_file) {
-                (Some(pem_file), _) => match jwt_algorithm.as_str() {
-                    "ES256" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::ES256, pem_file },
-                    "EdDSA" => TokenVerification::PublicKey { algorithm: jsonwebtoken::Algorithm::EdDSA, pem_file },
-                    other => {
-                        eprintln!("error: ISMS_JWT_ALGORITHM must be ES256 or EdDSA, not '{other}'");
-                        return ExitCode::from(exit_code::USAGE as u8);
-                    }
-                },
-                (None, Some(file)) => TokenVerification::Jwks { file },
-                (None, None) => TokenVerification::LocalSecret,
-            };
-            let config = ServeConfig {
-                data_dir,
-                bind,
-                issuer: jwt_issuer,
-                audience: jwt_audience,
-                verification,
-                workers,
-                verify_interval: std::time::Duration::from_secs(verify_interval_secs),
-                checkpoints: isms_store::proofs::CheckpointPolicy {
-                    every_events: checkpoint_every_events,
-                    interval: std::time::Duration::from_secs(checkpoint_interval_secs),
-                },
-                access_removal: isms_api::access_removal::AccessRemovalSettings { due_days: access_removal_due_days },
-                ticketing,
-                limits: isms_api::limits::HttpLimits {
-                    rate_per_second: rate_limit_per_second,
-                    rate_burst: rate_limit_burst,
-                    handler_timeout: std::time::Duration::from_secs(handler_timeout_secs),
-                    cors_allowed_origins,
-                    ..Default::default()
-                },
-            };
-            serve(config)
-        }
-        Command::Token { data_dir, sub, tenant, scope, ttl, issuer, audience } => {
-            report(token(&data_dir, sub, tenant, scope, &ttl, issuer, audience))
+            }
         }
         Command::Verify { data_dir } => verify(&data_dir),
         Command::PublicKey { data_dir } => public_key(&data_dir),
@@ -234,12 +180,6 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
-}
-
-fn ticketing_settings(file: Option<&std::path::Path>) -> anyhow::Result<isms_api::ticketing::TicketingSettings> {
-    let Some(file) = file else { return Ok(Default::default()) };
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid ticketing settings", file.display()))
 }
 
 fn report(result: anyhow::Result<()>) -> i32 {
@@ -333,23 +273,9 @@ fn public_key(data_dir: &std::path::Path) -> i32 {
 }
 
 fn verify(data_dir: &std::path::Path) -> i32 {
-    let events = isms::events_dir(data_dir);
-    if !events.join("db").exists() {
-        eprintln!("error: there is no event log in {} (expected {})", data_dir.display(), events.display());
-        return exit_code::USAGE;
-    }
-    let storage = match isms_store::SledStorage::open(&isms::events_dir(data_dir)) {
+    let storage = match operations::open_offline(data_dir, "stop it first (or verify a copy of the directory)") {
         Ok(storage) => storage,
-        Err(StoreError::Locked(dir)) => {
-            eprintln!(
-                "error: {dir} is in use by a running `isms serve`; stop it first (or verify a copy of the directory)"
-            );
-            return exit_code::LOCKED;
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     match chain::verify_all(&storage, true) {
         Ok(Ok(reports)) => {
