@@ -158,6 +158,22 @@ async fn a_jira_incident_issue_created_reports_an_incident() {
     assert_eq!(incident["ticket"]["priority"], "Highest");
     // The integration is the actor of what it recorded.
     assert_eq!(incident["created_by"], "jira");
+
+    // The ticket moves on in Jira: the same incident records its new state.
+    let mut update: Value = serde_json::from_slice(&fixture("jira/issue_created_incident.json")).unwrap();
+    update["webhookEvent"] = json!("jira:issue_updated");
+    update["issue"]["fields"]["status"] = json!({"name": "Investigating", "statusCategory": {"key": "indeterminate"}});
+    update["changelog"] =
+        json!({"id": "1", "items": [{"field": "status", "fromString": "Open", "toString": "Investigating"}]});
+    let update = serde_json::to_vec(&update).unwrap();
+    let updated = jira(&app, &update, "delivery-sec-7-b").await.expect(200);
+    assert_eq!(updated.body["recorded"][0]["id"], recorded["id"], "{}", updated.body);
+    let id = recorded["id"].as_str().unwrap();
+    let incident = app.get(&app.alice(), &format!("/api/v1/incidents/{id}")).await.expect(200).body;
+    assert_eq!((&incident["ticket"]["status"], &incident["version"]), (&json!("Investigating"), &json!(4)));
+    // A later delivery with nothing new for the register (a comment, say) is reported, not recorded.
+    let unchanged = jira(&app, &update, "delivery-sec-7-c").await.expect(202);
+    assert_eq!(unchanged.body["ignored"][0]["code"], "nothing_changed", "{}", unchanged.body);
 }
 
 #[tokio::test]

@@ -139,11 +139,15 @@ fn header(request: &HttpRequest, name: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
-/// Whether `signature` (`sha256=<hex>` or bare hex) is the HMAC-SHA256 of `body` under `secret`.
-/// The comparison is constant-time (`Mac::verify_slice`).
+/// Whether `signature` (`sha256=<digest>`, or the bare digest, in hex or base64) is the
+/// HMAC-SHA256 of `body` under `secret`. Base64 because ServiceNow's own MAC function
+/// (`GlideCertificateEncryption.generateMac`) returns it. The comparison is constant-time
+/// (`Mac::verify_slice`).
 fn signature_matches(secret: &str, body: &[u8], signature: &str) -> bool {
-    let hex_digest = signature.strip_prefix("sha256=").unwrap_or(signature);
-    let Ok(expected) = hex::decode(hex_digest) else { return false };
+    use base64::Engine;
+    let digest = signature.strip_prefix("sha256=").unwrap_or(signature);
+    let decoded = hex::decode(digest).or_else(|_| base64::engine::general_purpose::STANDARD.decode(digest));
+    let Ok(expected) = decoded else { return false };
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
     mac.update(body);
     mac.verify_slice(&expected).is_ok()
@@ -162,7 +166,7 @@ fn signature_header(system: &str) -> &'static str {
 
 /// Authenticates a delivery: a bearer token with scope `integrations`, or else a signature
 /// that one tenant's secret for this system verifies. Failures are logged as security events
-/// and answered 401 before anything is read from the body.
+/// and answered 401 before the body is parsed.
 fn authenticate_delivery(
     request: &HttpRequest,
     settings: &TicketingSettings,
@@ -179,7 +183,8 @@ fn authenticate_delivery(
         settings
             .secrets
             .iter()
-            .filter(|secret| secret.system == system)
+            // An empty secret would make anyone's HMAC under the empty key a valid signature.
+            .filter(|secret| secret.system == system && !secret.secret.is_empty())
             .find(|secret| signature_matches(&secret.secret, body, signature))
     });
     let caller = verified.and_then(|secret| {
@@ -724,4 +729,22 @@ pub async fn link_corrective_action_ticket(
         nc.link_ticket(action_id, ticket.clone(), &actor)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_in_hex_or_base64_and_only_under_the_secret() {
+        use base64::Engine;
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(b"{}");
+        let digest = mac.finalize().into_bytes();
+        assert!(signature_matches("s3cret", b"{}", &format!("sha256={}", hex::encode(digest))));
+        assert!(signature_matches("s3cret", b"{}", &base64::engine::general_purpose::STANDARD.encode(digest)));
+        assert!(!signature_matches("other", b"{}", &hex::encode(digest)));
+        assert!(!signature_matches("s3cret", b"{ }", &hex::encode(digest)));
+        assert!(!signature_matches("s3cret", b"{}", "sha256=not-a-digest"));
+    }
 }
