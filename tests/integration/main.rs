@@ -55,6 +55,7 @@ mod changes;
 // Section: ticketing integrations.
 
 // Section: personal data erasure.
+mod erasure;
 
 // Section: reliability suite.
 

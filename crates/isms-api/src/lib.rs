@@ -62,6 +62,7 @@ mod changes;
 // Section: ticketing integrations.
 
 // Section: personal data erasure.
+mod erasure;
 
 // Section: reliability suite.
 
@@ -236,6 +237,7 @@ pub fn app(
                 // Section: HR provisioning and training integrations.
                 // Section: ticketing integrations.
                 // Section: personal data erasure.
+                .configure(erasure::configure)
                 // Section: reliability suite.
                 // Section: bitemporal facts and the audit trail.
                 .configure(log::configure),

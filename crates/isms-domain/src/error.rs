@@ -157,6 +157,8 @@ error_codes! {
     // Section: ticketing integrations.
 
     // Section: personal data erasure.
+    PersonAlreadyErased => ("person_already_erased", Conflict),
+    PersonNotLeft => ("person_not_left", Conflict),
 
     // Section: reliability suite.
 

@@ -51,6 +51,7 @@ pub mod requirements;
 // Section: ticketing integrations.
 
 // Section: personal data erasure.
+pub mod personal;
 
 // Section: reliability suite.
 

@@ -95,6 +95,12 @@ pub fn events_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("events")
 }
 
+/// The personal data keys live beside the event log, never inside it, so that a copy of the
+/// log (a backup, an evidence pack) holds no key and destroying a key erases its person.
+pub fn keys_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys")
+}
+
 /// Opens the event log and verifies every tenant's chain from its last verified point.
 pub fn open_verified(data_dir: &Path) -> Result<Arc<SledStorage>, StartError> {
     let started = std::time::Instant::now();
@@ -191,7 +197,10 @@ fn spawn_background_verifier(store: std::sync::Weak<GroupCommitStore>, interval:
 pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     let authenticator = authenticator(config).map_err(StartError::Other)?;
     let storage = open_verified(&config.data_dir)?;
-    let projections = Arc::new(LiveProjections::new());
+    let keys = isms_app::KeyStore::open(&keys_dir(&config.data_dir))
+        .with_context(|| format!("cannot open the key store {}", keys_dir(&config.data_dir).display()))
+        .map_err(StartError::Other)?;
+    let projections = Arc::new(LiveProjections::with_keys(Arc::new(keys)));
     let storage: Arc<dyn Storage> = storage;
     let store = Arc::new(GroupCommitStore::start(storage, projections.clone(), WriterConfig::default())?);
     let started = std::time::Instant::now();
