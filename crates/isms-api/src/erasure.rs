@@ -8,7 +8,6 @@ use isms_app::{Creation, Ledger};
 use isms_domain::people::Person;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::{AdminScope, Authorized};
 use crate::problem::{ApiError, CommandProblems};

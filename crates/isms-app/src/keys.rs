@@ -66,9 +66,33 @@ const TOMBSTONE_SUFFIX: &str = "erased";
 
 impl KeyStore {
     /// The key store in `dir` (created, owner-only, when missing).
+    ///
+    /// A key file beside its person's tombstone (a key store restored from a backup taken
+    /// before the erasure, say) is destroyed here, before anything can read it.
     pub fn open(dir: &Path) -> io::Result<Self> {
         create_private_dir(dir)?;
-        Ok(Self { dir: Some(dir.to_owned()), cache: RwLock::default(), changing: Mutex::default() })
+        let store = Self { dir: Some(dir.to_owned()), cache: RwLock::default(), changing: Mutex::default() };
+        for tenant in fs::read_dir(dir)? {
+            let tenant = tenant?.path();
+            let Some(tenant_id) = tenant.file_name().and_then(|n| TenantId::parse(&n.to_string_lossy()).ok()) else {
+                continue;
+            };
+            if !tenant.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(&tenant)? {
+                let path = file?.path();
+                let is_tombstone = path.extension().is_some_and(|e| e == TOMBSTONE_SUFFIX);
+                let person = path.file_stem().and_then(|s| Uuid::parse_str(&s.to_string_lossy()).ok());
+                if let (true, Some(person)) = (is_tombstone, person) {
+                    if path.with_extension(KEY_SUFFIX).exists() {
+                        tracing::warn!(tenant = %tenant_id, %person, "destroying the key of an erased person again");
+                        store.destroy(&tenant_id, person)?;
+                    }
+                }
+            }
+        }
+        Ok(store)
     }
 
     /// Keys that live as long as the process: for tests and benchmarks only (a restart erases
@@ -234,5 +258,10 @@ mod tests {
             assert!(matches!(store.state(&acme(), person).unwrap(), KeyState::Erased));
             assert!(store.key_for_sealing(&acme(), person).unwrap().is_none(), "an erased key is never recreated");
         }
+        // A key restored from an old backup beside its tombstone is destroyed on opening.
+        std::fs::write(&key_file, key.as_ref()).unwrap();
+        let restored = KeyStore::open(dir.path()).unwrap();
+        assert!(!key_file.exists());
+        assert!(matches!(restored.state(&acme(), person).unwrap(), KeyState::Erased));
     }
 }
