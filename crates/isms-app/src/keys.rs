@@ -22,6 +22,14 @@ use rand::RngCore;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+/// Where the key store lives (the `isms::ServeConfig` field `personal_data`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonalDataConfig {
+    /// The key store's directory; `<data-dir>/keys` when `None`. Put it on another volume to
+    /// back it up on its own schedule (see the README on erasure and backups).
+    pub keys_dir: Option<PathBuf>,
+}
+
 /// A person's data key; zeroed in memory when the last holder drops it.
 pub type DataKey = Arc<Zeroizing<[u8; 32]>>;
 
@@ -108,9 +116,11 @@ impl KeyStore {
         {
             return Ok(state.clone());
         }
-        let state = self.load(tenant, person)?;
-        self.remember(tenant, person, state.clone());
-        Ok(state)
+        let loaded = self.load(tenant, person)?;
+        // Never over what a destruction or creation recorded meanwhile: a key read from disk
+        // just before its destruction must not come back into the cache after it.
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        Ok(cache.entry(tenant.clone()).or_default().entry(person).or_insert(loaded).clone())
     }
 
     /// The key to seal a new event of the person with, created (durably, before any event uses

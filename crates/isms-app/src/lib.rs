@@ -16,7 +16,7 @@ mod sealing;
 
 pub use changes::ChangePoint;
 pub use commands::{to_new_event, CommandContext, CommandOutcome, CommandResult, Creation, IdempotencyInput};
-pub use keys::{DataKey, KeyState, KeyStore};
+pub use keys::{DataKey, KeyState, KeyStore, PersonalDataConfig};
 pub use live::LiveProjections;
 pub use privacy::PersonalDataReadContext;
 pub use reads::{ActorActivity, AuditFilter, ReadPoint, RegisterPage, Resolved};

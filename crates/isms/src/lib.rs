@@ -55,6 +55,8 @@ pub struct ServeConfig {
     pub verify_interval: std::time::Duration,
     /// When checkpoints are signed without being asked for (every K events, every T when the log grew).
     pub checkpoints: isms_store::proofs::CheckpointPolicy,
+    /// Where the personal data keys of crypto-shredding live.
+    pub personal_data: isms_app::PersonalDataConfig,
 }
 
 /// Why the service could not start.
@@ -97,8 +99,8 @@ pub fn events_dir(data_dir: &Path) -> PathBuf {
 
 /// The personal data keys live beside the event log, never inside it, so that a copy of the
 /// log (a backup, an evidence pack) holds no key and destroying a key erases its person.
-pub fn keys_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("keys")
+pub fn keys_dir(config: &ServeConfig) -> PathBuf {
+    config.personal_data.keys_dir.clone().unwrap_or_else(|| config.data_dir.join("keys"))
 }
 
 /// Opens the event log and verifies every tenant's chain from its last verified point.
@@ -197,8 +199,8 @@ fn spawn_background_verifier(store: std::sync::Weak<GroupCommitStore>, interval:
 pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     let authenticator = authenticator(config).map_err(StartError::Other)?;
     let storage = open_verified(&config.data_dir)?;
-    let keys = isms_app::KeyStore::open(&keys_dir(&config.data_dir))
-        .with_context(|| format!("cannot open the key store {}", keys_dir(&config.data_dir).display()))
+    let keys = isms_app::KeyStore::open(&keys_dir(config))
+        .with_context(|| format!("cannot open the key store {}", keys_dir(config).display()))
         .map_err(StartError::Other)?;
     let projections = Arc::new(LiveProjections::with_keys(Arc::new(keys)));
     let storage: Arc<dyn Storage> = storage;

@@ -59,6 +59,9 @@ enum Command {
         /// Sign a checkpoint when the log grew and this many seconds passed since the last one (0 = never).
         #[arg(long, env = "ISMS_CHECKPOINT_INTERVAL_SECS", default_value_t = 3600)]
         checkpoint_interval_secs: u64,
+        /// Directory of the personal data keys (crypto-shredding); default <data-dir>/keys.
+        #[arg(long, env = "ISMS_KEYS_DIR")]
+        keys_dir: Option<PathBuf>,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -152,6 +155,7 @@ fn main() -> ExitCode {
             verify_interval_secs,
             checkpoint_every_events,
             checkpoint_interval_secs,
+            keys_dir,
         } => {
             let verification = match (jwt_public_key_file, jwt_jwks_file) {
                 (Some(pem_file), _) => match jwt_algorithm.as_str() {
@@ -177,6 +181,7 @@ fn main() -> ExitCode {
                     every_events: checkpoint_every_events,
                     interval: std::time::Duration::from_secs(checkpoint_interval_secs),
                 },
+                personal_data: isms_app::PersonalDataConfig { keys_dir },
             };
             serve(config)
         }
