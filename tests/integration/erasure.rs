@@ -159,6 +159,8 @@ async fn an_erased_persons_data_is_gone_from_every_read_and_the_disk_while_the_l
     let checkpoint_before = app.post(&token, "/api/v1/checkpoints", json!({})).await;
     assert!([200, 201].contains(&checkpoint_before.status), "{}", checkpoint_before.body);
 
+    let key_file = app.dir.path().join("keys").join("acme").join(format!("{person}.key"));
+    let key_backup = std::fs::read(&key_file).expect("the person's key is in the key store, outside the log");
     let bob = app.token("bob", "acme", "isms:read isms:write audit:read");
     app.post(&bob, &format!("/api/v1/people/{person}/erasure"), json!({})).await.expect(403);
     let erased = app.post(&token, &format!("/api/v1/people/{person}/erasure"), json!({})).await.expect(200);
@@ -172,6 +174,7 @@ async fn an_erased_persons_data_is_gone_from_every_read_and_the_disk_while_the_l
     );
     let twice = app.post(&token, &format!("/api/v1/people/{person}/erasure"), json!({})).await.expect(409);
     assert_eq!(twice.code(), "person_already_erased");
+    assert!(!key_file.exists() && key_file.with_extension("erased").exists(), "key destroyed, tombstone left");
     let unknown = format!("/api/v1/people/{}/erasure", uuid::Uuid::now_v7());
     app.post(&token, &unknown, json!({})).await.expect(404);
 
@@ -234,13 +237,20 @@ async fn an_erased_persons_data_is_gone_from_every_read_and_the_disk_while_the_l
     assert!(proofs.status.success(), "isms verify-proof: {}", String::from_utf8_lossy(&proofs.stderr));
     assert_no_plaintext_on_disk(app.dir.path());
 
-    // After a restart the erasure holds and the other person's key still opens their data.
+    // After a restart the erasure holds and the other person's key still opens their data, even
+    // when an old backup of the key store (without the tombstone) was restored meanwhile: the
+    // erasure is in the log, and folding it destroys the restored key again.
     let dir = app.stop().await;
+    std::fs::write(&key_file, &key_backup).unwrap();
+    std::fs::remove_file(key_file.with_extension("erased")).unwrap();
     let verify = Command::new(BIN).args(["verify", "--data-dir"]).arg(dir.path()).output().unwrap();
     assert!(verify.status.success(), "isms verify: {}", String::from_utf8_lossy(&verify.stderr));
     let app = TestApp::spawn_in(dir).await;
     let read = app.get(&token, &format!("/api/v1/people/{person}")).await.expect(200);
     assert_eq!(read.body["email"], "[erased]");
+    assert!(!key_file.exists(), "the restored key is destroyed at start-up");
+    let history = app.get(&token, &format!("/api/v1/people/{person}/history")).await.expect(200);
+    assert_eq!(history.body["items"][0]["data"]["user_name"], "[erased]");
     let other = app.get(&app.alice(), &format!("/api/v1/people/{kept}")).await.expect(200);
     assert_eq!(other.body["display_name"], "Kept Person");
     assert_no_plaintext_on_disk(app.dir.path());

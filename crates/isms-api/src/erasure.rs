@@ -31,7 +31,8 @@ pub struct ErasePersonRequest {}
 /// name and email read `[erased]` everywhere, also when reading as of a point before the
 /// erasure. The chain, checkpoints and evidence packs still verify (they cover the ciphertext).
 /// Only a person who left can be erased (409 `person_not_left`); a second erasure is 409
-/// `person_already_erased`. Irreversible: backups of the key store are the only way back.
+/// `person_already_erased`. Irreversible: a key restored later from an older key backup is
+/// destroyed again when the service starts, because the erasure is in the log.
 #[utoipa::path(
     tag = "people", operation_id = "erase_person",
     params(("id" = Uuid, Path, description = "Person id"),
