@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use isms_app::{CommandContext, Creation, Ledger, LiveProjections, ReadPoint};
 use isms_domain::people::{Person, PersonJoined, PersonProfile};
 use isms_domain::Actor;
-use isms_store::{EventStore, GroupCommitStore, MemoryStorage, Storage, TenantId, WriterConfig};
+use isms_store::{GroupCommitStore, MemoryStorage, Storage, TenantId, WriterConfig};
 use uuid::Uuid;
 
 fn acme() -> TenantId {
