@@ -196,7 +196,7 @@ async fn api_examples_run_against_a_live_server() {
     // The examples touch every register: the registers kept live by the commit listener must
     // equal the registers folded again from the log.
     let tenant = isms_store::TenantId::parse("acme").unwrap();
-    let rebuilt = isms_app::LiveProjections::new();
+    let rebuilt = isms_app::LiveProjections::with_keys(app.projections.keys().clone());
     rebuilt.rebuild(app.store.as_ref()).unwrap();
     let rebuilt = rebuilt.tenant(&tenant).unwrap();
     let live = app.projections.tenant(&tenant).unwrap();

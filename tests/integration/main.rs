@@ -63,6 +63,7 @@ mod training_completions;
 mod ticketing;
 
 // Section: personal data erasure.
+mod erasure;
 
 // Section: reliability suite.
 

@@ -57,6 +57,7 @@ pub fn serve_config(dir: &std::path::Path) -> ServeConfig {
         ticketing: isms_api::ticketing::TicketingSettings::default(),
         limits: isms_api::limits::HttpLimits::default(),
         backup: isms_api::backup::BackupSettings { operator_tenants: vec!["acme".into()] },
+        personal_data: isms_app::PersonalDataConfig::default(),
     }
 }
 

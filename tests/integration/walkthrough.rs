@@ -121,7 +121,7 @@ async fn a_risk_and_a_nonconformity_run_their_whole_lifecycle_and_every_step_is_
     assert_eq!(history.body["items"].as_array().unwrap().len(), 4);
 
     // Rebuilding the read models from the log gives exactly the live ones.
-    let rebuilt = isms_app::LiveProjections::new();
+    let rebuilt = isms_app::LiveProjections::with_keys(app.projections.keys().clone());
     rebuilt.rebuild(app.store.as_ref()).unwrap();
     let tenant = isms_store::TenantId::parse("acme").unwrap();
     let live = app.projections.tenant(&tenant).unwrap().read().unwrap().clone();

@@ -94,7 +94,7 @@ pub async fn evidence_pack(
 fn events_up_to(ledger: &Ledger, tenant: &isms_store::TenantId, position: u64) -> Result<Vec<Envelope>, ApiError> {
     let mut events: Vec<Envelope> = Vec::with_capacity(usize::try_from(position).unwrap_or(0));
     while (events.len() as u64) < position {
-        let chunk = ledger.store().read_all(tenant, events.len() as u64, READ_CHUNK).map_err(AppError::from)?;
+        let chunk = ledger.log().read_all(tenant, events.len() as u64, READ_CHUNK).map_err(AppError::from)?;
         if chunk.is_empty() {
             return Err(ApiError::Internal(format!("the log ends at {} before position {position}", events.len())));
         }

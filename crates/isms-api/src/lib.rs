@@ -69,6 +69,7 @@ mod training_completions;
 pub mod ticketing;
 
 // Section: personal data erasure.
+mod erasure;
 
 // Section: reliability suite.
 
@@ -259,6 +260,7 @@ pub fn app(
                 // Section: ticketing integrations.
                 .configure(ticketing::configure)
                 // Section: personal data erasure.
+                .configure(erasure::configure)
                 // Section: reliability suite.
                 // Section: bitemporal facts and the audit trail.
                 .configure(log::configure),

@@ -233,7 +233,7 @@ impl Ledger {
             return Ok((found, self.touched_between(tenant, position, live_position)?));
         }
         drop(registers);
-        let registers = replay(self.store.as_ref(), tenant, position)?;
+        let registers = replay(self.store.as_ref(), tenant, position, None)?;
         Ok((read(&registers), Touched::default()))
     }
 }

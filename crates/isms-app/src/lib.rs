@@ -8,12 +8,15 @@
 
 mod changes;
 mod commands;
+mod keys;
 mod live;
 mod privacy;
 mod reads;
+mod sealing;
 
 pub use changes::ChangePoint;
 pub use commands::{to_new_event, CommandContext, CommandOutcome, CommandResult, Creation, IdempotencyInput};
+pub use keys::{DataKey, KeyState, KeyStore, PersonalDataConfig};
 pub use live::LiveProjections;
 pub use privacy::PersonalDataReadContext;
 pub use reads::{ActorActivity, AuditFilter, ReadPoint, RegisterPage, Resolved};
@@ -49,22 +52,41 @@ pub enum AppError {
 
 /// The application: the store and the live read models, shared by every request.
 pub struct Ledger {
+    /// The log as the application reads and writes it: personal fields sealed on append and
+    /// revealed on every read ([`sealing::SealingStore`]).
     store: Arc<dyn EventStore>,
+    /// The log as stored (personal fields sealed), for exports that must verify byte for byte.
+    log: Arc<dyn EventStore>,
     projections: Arc<LiveProjections>,
     /// Idempotency keys whose first request is still running: (tenant, actor, key).
     in_flight: Mutex<HashSet<(TenantId, String, String)>>,
     /// The last registers replayed for a read as of an earlier point: auditors read several
     /// reports as of the same date, which then costs one replay.
-    last_replay: Mutex<Option<(TenantId, Arc<isms_projections::Registers>)>>,
+    /// Kept with the number of erasures folded when it was replayed: an erasure drops it.
+    last_replay: Mutex<Option<(TenantId, u64, Arc<isms_projections::Registers>)>>,
 }
 
 impl Ledger {
     pub fn new(store: Arc<dyn EventStore>, projections: Arc<LiveProjections>) -> Self {
-        Self { store, projections, in_flight: Mutex::new(HashSet::new()), last_replay: Mutex::new(None) }
+        let sealing = sealing::SealingStore { inner: store.clone(), keys: projections.keys().clone() };
+        Self {
+            store: Arc::new(sealing),
+            log: store,
+            projections,
+            in_flight: Mutex::new(HashSet::new()),
+            last_replay: Mutex::new(None),
+        }
     }
 
+    /// The log with personal data sealed on append and revealed on read.
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
+    }
+
+    /// The log exactly as stored (personal fields sealed), whose events verify against their
+    /// hashes: for evidence packs and other exports an auditor re-checks.
+    pub fn log(&self) -> &Arc<dyn EventStore> {
+        &self.log
     }
 
     pub fn projections(&self) -> &Arc<LiveProjections> {

@@ -275,13 +275,15 @@ impl Ledger {
     /// replay to a later point was measured slower than replaying afresh on a million events,
     /// so it is not done.
     fn replayed(&self, tenant: &TenantId, position: Position) -> Result<Arc<Registers>, AppError> {
-        if let Some((cached, registers)) = self.last_replay.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            if cached == tenant && registers.position == position {
+        let erasures = self.projections.erasures();
+        if let Some((cached, at, registers)) = self.last_replay.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if cached == tenant && *at == erasures && registers.position == position {
                 return Ok(registers.clone());
             }
         }
-        let registers = Arc::new(replay(self.store.as_ref(), tenant, position)?);
-        *self.last_replay.lock().unwrap_or_else(|p| p.into_inner()) = Some((tenant.clone(), registers.clone()));
+        let registers = Arc::new(replay(self.store.as_ref(), tenant, position, None)?);
+        *self.last_replay.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((tenant.clone(), erasures, registers.clone()));
         Ok(registers)
     }
 

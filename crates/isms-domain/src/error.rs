@@ -165,6 +165,7 @@ error_codes! {
     TicketNotLinked => ("ticket_not_linked", Conflict),
 
     // Section: personal data erasure.
+    PersonAlreadyErased => ("person_already_erased", Conflict),
 
     // Section: reliability suite.
 

@@ -55,6 +55,7 @@ pub mod provisioning;
 pub mod ticketing;
 
 // Section: personal data erasure.
+pub mod personal;
 
 // Section: reliability suite.
 

@@ -12,6 +12,7 @@ use crate::access_removal::{
     AccessRemovalChecklist, AccessRemovalItemCompleted, AccessRemovalOpened, AccessRemovalPlan,
 };
 use crate::error::{DomainError, ErrorCode};
+use crate::personal::ERASED;
 use crate::provisioning::{PersonDeprovisioned, PersonRejoined};
 use crate::training::{TrainingAssigned, TrainingCompleted};
 use crate::Aggregate;
@@ -49,6 +50,19 @@ pub struct PersonJoined {
     pub profile: PersonProfile,
 }
 
+/// The fields of people events (top-level keys of their `data`) that identify the person: the
+/// command path seals them with the person's key, and erasure makes them read `[erased]`. A new
+/// identifying field is one more name here (and one more line in [`Person::forget`]).
+pub const PERSONAL_FIELDS: &[&str] = &["user_name", "external_id", "display_name", "email"];
+
+/// The event type of [`PersonEvent::PersonErased`].
+pub const PERSON_ERASED: &str = "PersonErased";
+
+/// The person's personal data was erased: their key is destroyed, so every sealed field of
+/// their events reads `[erased]` from now on, in every state read before or after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonErased {}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonLeft {
     pub left_on: NaiveDate,
@@ -70,6 +84,7 @@ pub enum PersonEvent {
     /// Removed from the identity provider's directory (SCIM DELETE): the record stays in the
     /// register, the provisioning API no longer serves it.
     PersonDeprovisioned(PersonDeprovisioned),
+    PersonErased(PersonErased),
 }
 
 /// A training assignment and the completion that fulfilled it, if any.
@@ -91,6 +106,7 @@ pub struct Person {
     /// The access-removal checklist of the latest departure.
     pub access_removal: Option<AccessRemovalChecklist>,
     pub deprovisioned_on: Option<NaiveDate>,
+    pub erased: bool,
 }
 
 impl Person {
@@ -142,6 +158,36 @@ impl Person {
         self.ensure_active()?;
         Ok(vec![PersonEvent::PersonLeft(PersonLeft { left_on }), PersonEvent::AccessRemovalOpened(plan.open())])
     }
+
+    /// Erases the person's personal data. Only a leaver: the register drives access reviews
+    /// and training, and an active account nobody can identify would defeat both.
+    pub fn erase(&self) -> Result<Vec<PersonEvent>, DomainError> {
+        if self.erased {
+            return Err(DomainError::new(
+                ErrorCode::PersonAlreadyErased,
+                "the person's personal data is already erased",
+            ));
+        }
+        if self.left_on.is_none() {
+            return Err(DomainError::new(
+                ErrorCode::PersonNotLeft,
+                "only a person who left can be erased: record the departure first",
+            ));
+        }
+        Ok(vec![PersonEvent::PersonErased(PersonErased {})])
+    }
+
+    /// Overwrites every personal field of the state (see [`PERSONAL_FIELDS`]), so nothing
+    /// folded before the erasure survives in a projection.
+    fn forget(&mut self) {
+        self.erased = true;
+        self.user_name = ERASED.into();
+        self.external_id = self.external_id.as_ref().map(|_| ERASED.into());
+        if let Some(profile) = &mut self.profile {
+            profile.display_name = ERASED.into();
+            profile.email = profile.email.as_ref().map(|_| ERASED.into());
+        }
+    }
 }
 
 impl Aggregate for Person {
@@ -188,6 +234,7 @@ impl Aggregate for Person {
             PersonEvent::PersonDeprovisioned(deprovisioned) => {
                 self.deprovisioned_on = Some(deprovisioned.deprovisioned_on);
             }
+            PersonEvent::PersonErased(_) => self.forget(),
         }
     }
 }
@@ -260,6 +307,33 @@ pub(crate) mod tests {
         let mut moved = given(&[joined()]);
         events.iter().for_each(|e| moved.apply(e));
         assert_eq!(moved.profile.unwrap().department, "sales");
+    }
+
+    #[test]
+    fn only_a_leaver_is_erased_and_only_once() {
+        assert_eq!(given(&[joined()]).erase().unwrap_err().code, ErrorCode::PersonNotLeft);
+        let leaver = given(&[joined(), left()]);
+        let events = leaver.erase().unwrap();
+        assert_eq!(events, vec![PersonEvent::PersonErased(PersonErased {})]);
+        let erased = given(&[joined(), left(), events[0].clone()]);
+        assert_eq!(erased.erase().unwrap_err().code, ErrorCode::PersonAlreadyErased);
+    }
+
+    #[test]
+    fn erasure_overwrites_every_personal_field_of_the_state() {
+        let joined_json = serde_json::to_value(joined()).unwrap();
+        let erased = given(&[joined(), left(), PersonEvent::PersonErased(PersonErased {})]);
+        let state = serde_json::to_string(&erased).unwrap();
+        for field in PERSONAL_FIELDS {
+            let value = joined_json["data"][field].as_str().unwrap();
+            assert!(!state.contains(value), "{field} survives erasure in {state}");
+        }
+        assert_eq!(erased.user_name, ERASED);
+        assert_eq!(erased.profile.unwrap().display_name, ERASED);
+        assert_eq!(
+            serde_json::to_value(PersonEvent::PersonErased(PersonErased {})).unwrap()["event_type"],
+            PERSON_ERASED
+        );
     }
 
     #[test]

@@ -189,11 +189,16 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
     VerifyingKey::from_bytes(&bytes).map_err(|_| "the bytes are not an Ed25519 public key".to_owned())
 }
 
-/// Folds events (in position order) into registers.
+/// Folds events (in position order) into registers, as a reader without the personal data
+/// keys sees them: a sealed personal field reads `[sealed]` (`[erased]` after its person's
+/// erasure). The pack travels beyond the reach of a later erasure, so it never carries
+/// personal data in plaintext, and its verifier, which has no keys, derives the same files.
 pub fn fold(events: &[Envelope]) -> Result<Registers, ProjectionError> {
     let mut registers = Registers::default();
     for event in events {
-        registers.apply(event)?;
+        let mut event = event.clone();
+        isms_projections::personal::mask_sealed(&event.stream_type, &mut event.data);
+        registers.apply_owned(event)?;
     }
     Ok(registers)
 }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod csv;
+pub mod personal;
 mod register;
 mod registers;
 pub mod reports;

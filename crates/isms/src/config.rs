@@ -369,6 +369,7 @@ impl Settings {
             access_removal: Default::default(),
             ticketing: Default::default(),
             limits: Default::default(),
+            personal_data: Default::default(),
         }
     }
 

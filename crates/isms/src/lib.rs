@@ -67,6 +67,8 @@ pub struct ServeConfig {
     pub limits: isms_api::limits::HttpLimits,
     /// Who may take the online backup.
     pub backup: isms_api::backup::BackupSettings,
+    /// Where the personal data keys of crypto-shredding live.
+    pub personal_data: isms_app::PersonalDataConfig,
 }
 
 /// Why the service could not start.
@@ -105,6 +107,12 @@ impl From<StoreError> for StartError {
 /// The event log lives in its own directory inside the data directory.
 pub fn events_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("events")
+}
+
+/// The personal data keys live beside the event log, never inside it, so that a copy of the
+/// log (a backup, an evidence pack) holds no key and destroying a key erases its person.
+pub fn keys_dir(config: &ServeConfig) -> PathBuf {
+    config.personal_data.keys_dir.clone().unwrap_or_else(|| config.data_dir.join("keys"))
 }
 
 /// Opens the event log and verifies every tenant's chain from its last verified point.
@@ -207,7 +215,10 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     let verification = std::time::Instant::now();
     let storage = open_verified(&config.data_dir)?;
     telemetry.startup.verification_seconds.set(verification.elapsed().as_secs_f64());
-    let projections = Arc::new(LiveProjections::new());
+    let keys = isms_app::KeyStore::open(&keys_dir(config))
+        .with_context(|| format!("cannot open the key store {}", keys_dir(config).display()))
+        .map_err(StartError::Other)?;
+    let projections = Arc::new(LiveProjections::with_keys(Arc::new(keys)));
     let storage: Arc<dyn Storage> = storage;
     let store = Arc::new(GroupCommitStore::start(storage, projections.clone(), WriterConfig::default())?);
     let started = std::time::Instant::now();
