@@ -4,7 +4,7 @@
 use actix_web::{get, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::{authorize, location, ListQuery, ScimError, ScimErrorBody, ScimListResponse, MAX_RESULTS, MEDIA_TYPE};
+use super::{authorize, url, ListQuery, ScimError, ScimErrorBody, ScimListResponse, MAX_RESULTS, MEDIA_TYPE};
 use super::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -43,8 +43,7 @@ pub async fn service_provider_config(request: HttpRequest) -> Result<HttpRespons
             "description": "A JWT with the `scim` scope; its `sub` (the provider's client id) is the actor of every event",
             "primary": true
         }],
-        "meta": {"resourceType": "ServiceProviderConfig", "location": location(&request, "ServiceProviderConfig", "")
-            .trim_end_matches('/')},
+        "meta": {"resourceType": "ServiceProviderConfig", "location": url(&request, "ServiceProviderConfig")},
     })))
 }
 

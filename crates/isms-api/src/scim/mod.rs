@@ -220,10 +220,15 @@ pub(crate) fn etag(version: u64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// The absolute URL of a resource, for `meta.location` and `Location`.
-pub(crate) fn location(request: &HttpRequest, resource_type: &str, id: &str) -> String {
+/// The absolute URL of `path` under the SCIM base, for `meta.location` and `Location`.
+pub(crate) fn url(request: &HttpRequest, path: &str) -> String {
     let info = request.connection_info();
-    format!("{}://{}{BASE_PATH}/{resource_type}/{id}", info.scheme(), info.host())
+    format!("{}://{}{BASE_PATH}/{path}", info.scheme(), info.host())
+}
+
+/// The absolute URL of a resource.
+pub(crate) fn location(request: &HttpRequest, resource_type: &str, id: &str) -> String {
+    url(request, &format!("{resource_type}/{id}"))
 }
 
 /// A resource answer with its ETag.
