@@ -75,7 +75,10 @@ impl TestApp {
         let store = running.store.clone();
         let projections = running.projections.clone();
         tokio::spawn(running.server);
-        Self { base, client: reqwest::Client::new(), secret, dir, store, projections, server }
+        // Idle connections are dropped well before the server's 5 s keep-alive closes them: a test
+        // that pauses longer (e.g. running the binary) would otherwise reuse a closed connection.
+        let client = reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(2)).build().unwrap();
+        Self { base, client, secret, dir, store, projections, server }
     }
 
     /// Stops the server and the writer, giving back the data directory.
