@@ -4,7 +4,7 @@
 use actix_web::{get, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::{authorize, location, ListQuery, ScimError, ScimErrorBody, ScimListResponse, MAX_RESULTS, MEDIA_TYPE};
+use super::{authorize, url, ListQuery, ScimError, ScimListResponse, ScimReadErrors, MAX_RESULTS, MEDIA_TYPE};
 use super::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -20,8 +20,7 @@ fn scim_json(body: &Value) -> HttpResponse {
     tag = "scim", operation_id = "scim_service_provider_config",
     responses(
         (status = 200, description = "Supported features", body = Object, content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimReadErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -43,8 +42,7 @@ pub async fn service_provider_config(request: HttpRequest) -> Result<HttpRespons
             "description": "A JWT with the `scim` scope; its `sub` (the provider's client id) is the actor of every event",
             "primary": true
         }],
-        "meta": {"resourceType": "ServiceProviderConfig", "location": location(&request, "ServiceProviderConfig", "")
-            .trim_end_matches('/')},
+        "meta": {"resourceType": "ServiceProviderConfig", "location": url(&request, "ServiceProviderConfig")},
     })))
 }
 
@@ -130,8 +128,7 @@ fn all_schemas() -> Vec<Value> {
     responses(
         (status = 200, description = "User, enterprise extension and Group schemas", body = ScimListResponse,
             content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimReadErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -146,8 +143,7 @@ pub async fn list_schemas(request: HttpRequest) -> Result<HttpResponse, ScimErro
     tag = "scim", operation_id = "scim_list_resource_types",
     responses(
         (status = 200, description = "User and Group", body = ScimListResponse, content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimReadErrors,
     ),
     security(("bearer" = ["scim"]))
 )]

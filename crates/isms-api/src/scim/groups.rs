@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::filter::list_filter;
 use super::patch::apply_patch;
 use super::{
-    authorize, command_context, is_nothing_changed, json_body, location, resource_response, ListQuery, ScimError,
-    ScimErrorBody, ScimListResponse, ScimPatchOp, GROUP_SCHEMA,
+    authorize, command_context, ensure_version, is_nothing_changed, json_body, location, resource_response, ListQuery,
+    ScimCommandErrors, ScimError, ScimListResponse, ScimPatchOp, ScimReadErrors, GROUP_SCHEMA,
 };
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -121,11 +121,7 @@ fn read_group(ledger: &Ledger, context: &CommandContext, id: &str) -> Result<Ent
     responses(
         (status = 201, description = "Group created", body = Object, content_type = "application/scim+json",
             headers(("ETag" = String), ("Location" = String))),
-        (status = 400, description = "Invalid group or unknown member", body = ScimErrorBody,
-            content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, description = "displayName taken", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimCommandErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -164,9 +160,7 @@ pub async fn create_group(
     ),
     responses(
         (status = 200, description = "A page of groups", body = ScimListResponse, content_type = "application/scim+json"),
-        (status = 400, description = "Unsupported filter", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimReadErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -200,9 +194,7 @@ pub async fn list_groups(request: HttpRequest, ledger: web::Data<Ledger>) -> Res
     responses(
         (status = 200, description = "The group", body = Object, content_type = "application/scim+json",
             headers(("ETag" = String))),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, description = "No such group", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimReadErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -230,13 +222,7 @@ pub async fn get_group(
     responses(
         (status = 200, description = "The group as it now stands", body = Object, content_type = "application/scim+json",
             headers(("ETag" = String))),
-        (status = 400, description = "Invalid operation or unknown member", body = ScimErrorBody,
-            content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, description = "No such group", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, description = "displayName taken", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 412, description = "If-Match is stale", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimCommandErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -252,13 +238,7 @@ pub async fn patch_group(
     let id = group_id(&id)?;
     let body = json_body(&request, &bytes)?;
     let current = read_group(&ledger, &caller, &id)?;
-    if caller.if_match.is_some_and(|expected| expected != current.version) {
-        return Err(ScimError::new(
-            StatusCode::PRECONDITION_FAILED,
-            None,
-            "If-Match does not match the current version",
-        ));
-    }
+    ensure_version(&caller, current.version)?;
     let mut resource = group_json(&request, &current);
     apply_patch(&mut resource, &body)?;
     let (display_name, members) = read_group_body(&ledger, &caller, &resource)?;
@@ -288,9 +268,7 @@ pub async fn patch_group(
     params(("id" = Uuid, Path, description = "Group id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, description = "No such group", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimCommandErrors,
     ),
     security(("bearer" = ["scim"]))
 )]

@@ -19,7 +19,7 @@ use isms_app::{AppError, CommandContext};
 use isms_domain::{Actor, DomainError, ErrorCode, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::auth::{Principal, RequiredScope, ScimScope};
 use crate::problem::ApiError;
@@ -66,6 +66,58 @@ pub struct ScimErrorBody {
     #[serde(rename = "scimType", skip_serializing_if = "Option::is_none")]
     pub scim_type: Option<String>,
     pub detail: String,
+}
+
+/// The errors a SCIM read can answer with, each a SCIM error body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum ScimReadErrors {
+    /// An unsupported filter (`invalidFilter`) or query parameter.
+    #[response(status = 400, content_type = "application/scim+json")]
+    BadRequest(ScimErrorBody),
+    /// Missing, expired or invalid bearer token.
+    #[response(status = 401, content_type = "application/scim+json")]
+    Unauthorized(ScimErrorBody),
+    /// The token lacks the `scim` scope.
+    #[response(status = 403, content_type = "application/scim+json")]
+    Forbidden(ScimErrorBody),
+    /// No such resource in the caller's tenant (or a user deleted from the directory).
+    #[response(status = 404, content_type = "application/scim+json")]
+    NotFound(ScimErrorBody),
+    /// An internal failure.
+    #[response(status = 500, content_type = "application/scim+json")]
+    Internal(ScimErrorBody),
+}
+
+/// The errors a SCIM write can answer with, each a SCIM error body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum ScimCommandErrors {
+    /// Malformed JSON (`invalidSyntax`), an invalid value (`invalidValue`), an unsupported patch
+    /// path (`invalidPath`, `noTarget`), an immutable attribute changed (`mutability`).
+    #[response(status = 400, content_type = "application/scim+json")]
+    BadRequest(ScimErrorBody),
+    /// Missing, expired or invalid bearer token.
+    #[response(status = 401, content_type = "application/scim+json")]
+    Unauthorized(ScimErrorBody),
+    /// The token lacks the `scim` scope.
+    #[response(status = 403, content_type = "application/scim+json")]
+    Forbidden(ScimErrorBody),
+    /// No such resource in the caller's tenant.
+    #[response(status = 404, content_type = "application/scim+json")]
+    NotFound(ScimErrorBody),
+    /// `userName` or a group's `displayName` is taken (`uniqueness`).
+    #[response(status = 409, content_type = "application/scim+json")]
+    Conflict(ScimErrorBody),
+    /// `If-Match` is stale.
+    #[response(status = 412, content_type = "application/scim+json")]
+    PreconditionFailed(ScimErrorBody),
+    /// The body is not `application/scim+json` or `application/json`.
+    #[response(status = 415, content_type = "application/scim+json")]
+    UnsupportedMediaType(ScimErrorBody),
+    /// An internal failure; nothing was recorded.
+    #[response(status = 500, content_type = "application/scim+json")]
+    Internal(ScimErrorBody),
 }
 
 impl ScimError {
@@ -215,15 +267,32 @@ fn if_match(request: &HttpRequest) -> Result<Option<u64>, ScimError> {
         .ok_or_else(|| ScimError::bad_request("invalidVers", "If-Match must be an ETag this server gave, e.g. W/\"3\""))
 }
 
+/// 412 when the caller sent `If-Match` for another version than `current`.
+pub(crate) fn ensure_version(context: &CommandContext, current: u64) -> Result<(), ScimError> {
+    match context.if_match {
+        Some(expected) if expected != current => Err(ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            format!("If-Match does not match the current version {current}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The weak ETag of a resource version (RFC 7644 3.14).
 pub(crate) fn etag(version: u64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// The absolute URL of a resource, for `meta.location` and `Location`.
-pub(crate) fn location(request: &HttpRequest, resource_type: &str, id: &str) -> String {
+/// The absolute URL of `path` under the SCIM base, for `meta.location` and `Location`.
+pub(crate) fn url(request: &HttpRequest, path: &str) -> String {
     let info = request.connection_info();
-    format!("{}://{}{BASE_PATH}/{resource_type}/{id}", info.scheme(), info.host())
+    format!("{}://{}{BASE_PATH}/{path}", info.scheme(), info.host())
+}
+
+/// The absolute URL of a resource.
+pub(crate) fn location(request: &HttpRequest, resource_type: &str, id: &str) -> String {
+    url(request, &format!("{resource_type}/{id}"))
 }
 
 /// A resource answer with its ETag.

@@ -23,8 +23,9 @@ use uuid::Uuid;
 use super::filter::list_filter;
 use super::patch::apply_patch;
 use super::{
-    authorize, boolean, command_context, is_nothing_changed, json_body, location, resource_response, ListQuery,
-    ScimError, ScimErrorBody, ScimListResponse, ScimPatchOp, ENTERPRISE_SCHEMA, USER_SCHEMA,
+    authorize, boolean, command_context, ensure_version, is_nothing_changed, json_body, location, resource_response,
+    ListQuery, ScimCommandErrors, ScimError, ScimListResponse, ScimPatchOp, ScimReadErrors, ENTERPRISE_SCHEMA,
+    USER_SCHEMA,
 };
 use crate::access_removal::{plan_departure, settings};
 
@@ -226,10 +227,7 @@ fn holder(
     responses(
         (status = 201, description = "User created", body = Object, content_type = "application/scim+json",
             headers(("ETag" = String), ("Location" = String))),
-        (status = 400, description = "Invalid user", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, description = "userName taken", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimCommandErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -282,9 +280,7 @@ pub async fn create_user(
     ),
     responses(
         (status = 200, description = "A page of users", body = ScimListResponse, content_type = "application/scim+json"),
-        (status = 400, description = "Unsupported filter", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimReadErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -319,9 +315,7 @@ pub async fn list_users(request: HttpRequest, ledger: web::Data<Ledger>) -> Resu
     responses(
         (status = 200, description = "The user", body = Object, content_type = "application/scim+json",
             headers(("ETag" = String))),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, description = "No such user", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimReadErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -401,14 +395,7 @@ async fn reconcile(
     responses(
         (status = 200, description = "The user as it now stands", body = Object, content_type = "application/scim+json",
             headers(("ETag" = String))),
-        (status = 400, description = "Invalid user or immutable attribute changed", body = ScimErrorBody,
-            content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, description = "No such user", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, description = "userName taken on re-activation", body = ScimErrorBody,
-            content_type = "application/scim+json"),
-        (status = 412, description = "If-Match is stale", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimCommandErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -441,14 +428,7 @@ pub async fn replace_user(
     responses(
         (status = 200, description = "The user as it now stands", body = Object, content_type = "application/scim+json",
             headers(("ETag" = String))),
-        (status = 400, description = "Invalid operation, path or value", body = ScimErrorBody,
-            content_type = "application/scim+json"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, description = "No such user", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 409, description = "userName taken on re-activation", body = ScimErrorBody,
-            content_type = "application/scim+json"),
-        (status = 412, description = "If-Match is stale", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimCommandErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
@@ -465,13 +445,7 @@ pub async fn patch_user(
     let body = json_body(&request, &bytes)?;
     for _ in 0..PATCH_RETRIES {
         let current = read_user(&ledger, &caller, &id)?;
-        if caller.if_match.is_some_and(|expected| expected != current.version) {
-            return Err(ScimError::new(
-                StatusCode::PRECONDITION_FAILED,
-                None,
-                "If-Match does not match the current version",
-            ));
-        }
+        ensure_version(&caller, current.version)?;
         let mut resource = user_json(&request, &current);
         apply_patch(&mut resource, &body)?;
         let input = UserInput::parse(&resource)?;
@@ -496,9 +470,7 @@ pub async fn patch_user(
     params(("id" = Uuid, Path, description = "User id = person id")),
     responses(
         (status = 204, description = "Deleted (or already deleted)"),
-        (status = 401, description = "No valid token", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "Scope `scim` missing", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 404, description = "No such user", body = ScimErrorBody, content_type = "application/scim+json"),
+        ScimCommandErrors,
     ),
     security(("bearer" = ["scim"]))
 )]
