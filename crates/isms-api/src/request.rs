@@ -395,10 +395,17 @@ pub async fn read_registers<T: Send + 'static>(
     point: ReadPoint,
     read: impl FnOnce(&isms_projections::Registers, &isms_app::Resolved) -> T + Send + 'static,
 ) -> Result<(T, isms_app::Resolved), ApiError> {
-    actix_web::web::block(move || ledger.with_registers(&tenant, point, read))
+    actix_web::web::block(in_request_span(move || ledger.with_registers(&tenant, point, read)))
         .await
         .map_err(|error| ApiError::Internal(format!("register read did not complete: {error}")))?
         .map_err(ApiError::from)
+}
+
+/// Carries the request's tracing span onto the blocking pool, so what a blocking read logs
+/// still names the request id.
+pub fn in_request_span<T>(work: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    let span = tracing::Span::current();
+    move || span.in_scope(work)
 }
 
 /// Parses a record id from the path; anything not a UUID cannot exist, so it is a 404.
