@@ -85,7 +85,7 @@ fn store_error(error: StoreError) -> ApiError {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    web::block(work)
+    web::block(crate::request::in_request_span(work))
         .await
         .map_err(|error| ApiError::Internal(format!("checkpoint work did not complete: {error}")))?
         .map_err(store_error)

@@ -124,7 +124,8 @@ pub(crate) async fn list_records<R: Register>(
     let keep = move |entry: &isms_projections::Entry<R>, record: &R::Record| {
         effective.admits(entry) && keep(&entry.state, record)
     };
-    let page = web::block(move || ledger.page::<R>(&tenant, window.point, window.after, window.limit, keep))
+    let read = move || ledger.page::<R>(&tenant, window.point, window.after, window.limit, keep);
+    let page = web::block(crate::request::in_request_span(read))
         .await
         .map_err(|error| ApiError::Internal(format!("register read did not complete: {error}")))??;
     Ok(ListedPage {

@@ -53,47 +53,43 @@ pub async fn request_context(
         .filter(|v| acceptable_request_id(v))
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
     request.extensions_mut().insert(RequestId(request_id.clone()));
-    let path = request.path().to_owned();
-    let method = request.method().clone();
     let route = crate::auth::route_label(request.request());
-    let span = tracing::info_span!("request", request_id = %request_id, %method, route = %route);
-    let telemetry = request.app_data::<actix_web::web::Data<crate::telemetry::Telemetry>>().cloned();
-    let started = std::time::Instant::now();
-    let response = match next.call(request).instrument(span.clone()).await {
+    let span = tracing::info_span!("request", request_id = %request_id, method = %request.method(), route = %route);
+    let outgoing = Outgoing {
+        path: request.path().to_owned(),
+        method: request.method().clone(),
+        route,
+        request_id,
+        telemetry: request.app_data::<actix_web::web::Data<crate::telemetry::Telemetry>>().cloned(),
+        started: std::time::Instant::now(),
+    };
+    let response = next.call(request).instrument(span.clone()).await;
+    let _entered = span.enter();
+    let response = match response {
         Ok(response) => response.map_into_boxed_body(),
         // A middleware that gave up on the request (the handler timeout) has no request left
         // to answer with; its error still leaves as a complete problem response.
         Err(error) => {
-            let _entered = span.enter();
             let mut rendered = match error.as_error::<ApiError>() {
-                Some(api_error) => api_error.render(&path, Some(&request_id)),
+                Some(api_error) => api_error.render(&outgoing.path, Some(&outgoing.request_id)),
                 None => error.error_response(),
             };
             if rendered.status() == StatusCode::SERVICE_UNAVAILABLE {
                 rendered.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u32));
             }
-            if let Ok(value) = HeaderValue::from_str(&request_id) {
-                rendered.headers_mut().insert(REQUEST_ID.clone(), value);
-            }
-            crate::limits::add_security_headers(&path, rendered.headers_mut());
-            let elapsed = started.elapsed();
-            if let Some(telemetry) = telemetry {
-                telemetry.http.record(&route, &method, rendered.status().as_u16(), elapsed);
-            }
-            tracing::info!(path = %path, status = rendered.status().as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+            let status = rendered.status();
+            outgoing.finish(rendered.headers_mut(), status, None);
             return Err(actix_web::error::InternalError::from_response(error, rendered).into());
         }
     };
-    let _entered = span.enter();
     let api_error = response.response().error().and_then(|e| e.as_error::<ApiError>());
     let mut response = match api_error {
         Some(error) => {
             if let ApiError::Internal(cause) = error {
-                tracing::error!(path = %path, cause = %cause, "request failed");
+                tracing::error!(path = %outgoing.path, cause = %cause, "request failed");
             }
-            let rendered = error.render(&path, Some(&request_id));
+            let mut rendered = error.render(&outgoing.path, Some(&outgoing.request_id));
             let (request, failed) = response.into_parts();
-            let mut rendered = rendered;
             // Headers a middleware set on the problem (Retry-After, CORS) survive the rendering.
             for (name, value) in failed.headers() {
                 if !rendered.headers().contains_key(name) {
@@ -104,20 +100,40 @@ pub async fn request_context(
         }
         None => response,
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID.clone(), value);
-    }
     let page_limit = response.request().extensions().get::<PageLimit>().copied();
-    if let Some(PageLimit(limit)) = page_limit {
-        response.headers_mut().insert(PAGE_LIMIT.clone(), HeaderValue::from(limit));
-    }
-    crate::limits::add_security_headers(&path, response.headers_mut());
-    let elapsed = started.elapsed();
-    if let Some(telemetry) = telemetry {
-        telemetry.http.record(&route, &method, response.status().as_u16(), elapsed);
-    }
-    tracing::info!(path = %path, status = response.status().as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    let status = response.status();
+    outgoing.finish(response.headers_mut(), status, page_limit);
     Ok(response)
+}
+
+/// What the request context knows of a request once it has been handed on.
+struct Outgoing {
+    path: String,
+    method: actix_web::http::Method,
+    route: String,
+    request_id: String,
+    telemetry: Option<actix_web::web::Data<crate::telemetry::Telemetry>>,
+    started: std::time::Instant,
+}
+
+impl Outgoing {
+    /// What every response gets on its way out, whichever path produced it: the request id,
+    /// the page size applied, the security headers, a count in `/metrics`, an access log line.
+    fn finish(&self, headers: &mut header::HeaderMap, status: StatusCode, page_limit: Option<PageLimit>) {
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            headers.insert(REQUEST_ID.clone(), value);
+        }
+        if let Some(PageLimit(limit)) = page_limit {
+            headers.insert(PAGE_LIMIT.clone(), HeaderValue::from(limit));
+        }
+        crate::limits::add_security_headers(&self.path, headers);
+        let elapsed = self.started.elapsed();
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.http.record(&self.route, &self.method, status.as_u16(), elapsed);
+        }
+        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+        tracing::info!(path = %self.path, status = status.as_u16(), elapsed_ms, "request");
+    }
 }
 
 /// A JSON command body, parsed strictly, with the fingerprint used for idempotency. A route
@@ -396,10 +412,17 @@ pub async fn read_registers<T: Send + 'static>(
     point: ReadPoint,
     read: impl FnOnce(&isms_projections::Registers, &isms_app::Resolved) -> T + Send + 'static,
 ) -> Result<(T, isms_app::Resolved), ApiError> {
-    actix_web::web::block(move || ledger.with_registers(&tenant, point, read))
+    actix_web::web::block(in_request_span(move || ledger.with_registers(&tenant, point, read)))
         .await
         .map_err(|error| ApiError::Internal(format!("register read did not complete: {error}")))?
         .map_err(ApiError::from)
+}
+
+/// Carries the request's tracing span onto the blocking pool, so what a blocking read logs
+/// still names the request id.
+pub fn in_request_span<T>(work: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    let span = tracing::Span::current();
+    move || span.in_scope(work)
 }
 
 /// Parses a record id from the path; anything not a UUID cannot exist, so it is a 404.
