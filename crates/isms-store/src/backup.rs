@@ -9,7 +9,7 @@
 //! | path | content |
 //! |------|---------|
 //! | `public-key.json` | the Ed25519 key that signed the checkpoints (as `GET /api/v1/public-key`) |
-//! | `keys/checkpoint-key`, `keys/jwt-secret` | only when the operator asked for secrets (offline) |
+//! | `secrets/checkpoint-key`, `secrets/jwt-secret` | only when the operator asked for them (offline); never the per-person data keys of `<data-dir>/keys/` |
 //! | `tenants/<tenant>/checkpoints.ndjson` | the tenant's signed checkpoints up to its backed-up head |
 //! | `tenants/<tenant>/events-<first position>.ndjson` | stored envelopes, one per line, in position order, at most [`EVENTS_PER_FILE`] per file |
 //! | `tenants/<tenant>/idempotency.ndjson` | the idempotency records of commands up to the head, so a retry after a restore is still a replay |
@@ -42,7 +42,7 @@ pub const EVENTS_PER_FILE: usize = 10_000;
 pub const MANIFEST: &str = "manifest.json";
 pub const PUBLIC_KEY: &str = "public-key.json";
 /// Where secrets go in the archive, when they go at all.
-pub const SECRETS_DIR: &str = "keys/";
+pub const SECRETS_DIR: &str = "secrets/";
 
 /// What the archive holds, written last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ pub struct Manifest {
     pub generator: String,
     /// The id of the key that verifies the checkpoints.
     pub public_key_id: String,
-    /// Whether `keys/` holds the server's signing secrets.
+    /// Whether `secrets/` holds the server's signing secrets.
     pub includes_secrets: bool,
     pub tenants: Vec<TenantManifest>,
     pub files: Vec<FileManifest>,
@@ -127,7 +127,7 @@ impl<'a> Source<'a> {
 
 /// Secrets that may travel in the archive (offline backups only, when asked for).
 pub struct Secret {
-    /// The file name under `keys/`.
+    /// The file name under `secrets/`.
     pub name: String,
     pub content: Vec<u8>,
 }
