@@ -182,9 +182,11 @@ pub fn write<W: Write>(
     }
     let mut tenants = Vec::new();
     for (tenant, head) in &source.heads {
-        let checkpoints = write_checkpoints(source.storage, tenant, head.position, &mut archive)?;
+        let checkpoints = checkpoints_up_to(source.storage, tenant, head.position)?;
+        let checkpoints = add_lines(&mut archive, format!("tenants/{tenant}/checkpoints.ndjson"), &checkpoints)?;
         write_events(source.storage, tenant, head, &mut archive)?;
-        let idempotency_records = write_idempotency(source.storage, tenant, head.position, &mut archive)?;
+        let records = idempotency_up_to(source.storage, tenant, head.position)?;
+        let idempotency_records = add_lines(&mut archive, format!("tenants/{tenant}/idempotency.ndjson"), &records)?;
         tenants.push(TenantManifest {
             tenant: tenant.clone(),
             events: head.position,
@@ -216,48 +218,38 @@ fn to_json_line(value: &impl Serialize) -> Vec<u8> {
     line
 }
 
-fn write_checkpoints<W: Write>(
+/// The tenant's checkpoints up to `head`.
+fn checkpoints_up_to(
     storage: &dyn Storage,
     tenant: &TenantId,
     head: Position,
-    archive: &mut ArchiveWriter<W>,
-) -> Result<u64, BackupError> {
-    let mut content = Vec::new();
-    let mut count = 0;
+) -> Result<Vec<SignedCheckpoint>, StoreError> {
+    let mut checkpoints = Vec::new();
     let mut after = 0;
-    loop {
+    while after < head {
         let page = storage.checkpoints_after(tenant, after, 1024)?;
         let Some(last) = page.last() else { break };
         after = last.body.position;
-        for checkpoint in page.iter().filter(|c| c.body.position <= head) {
-            content.extend(to_json_line(checkpoint));
-            count += 1;
-        }
-        if after >= head {
-            break;
-        }
+        checkpoints.extend(page.into_iter().filter(|c| c.body.position <= head));
     }
-    archive.add(format!("tenants/{tenant}/checkpoints.ndjson"), &content, 0o644)?;
-    Ok(count)
+    Ok(checkpoints)
 }
 
 /// The records of commands up to `head` (later ones belong to events the backup does not hold).
-fn write_idempotency<W: Write>(
+fn idempotency_up_to(
     storage: &dyn Storage,
     tenant: &TenantId,
     head: Position,
-    archive: &mut ArchiveWriter<W>,
-) -> Result<u64, BackupError> {
-    let mut content = Vec::new();
-    let mut count = 0;
-    for (actor, record) in storage.idempotency_records(tenant)? {
-        if record.position <= head {
-            content.extend(to_json_line(&IdempotencyLine { actor, record }));
-            count += 1;
-        }
-    }
-    archive.add(format!("tenants/{tenant}/idempotency.ndjson"), &content, 0o644)?;
-    Ok(count)
+) -> Result<Vec<IdempotencyLine>, StoreError> {
+    let records = storage.idempotency_records(tenant)?.into_iter().filter(|(_, record)| record.position <= head);
+    Ok(records.map(|(actor, record)| IdempotencyLine { actor, record }).collect())
+}
+
+/// Writes `items` as one JSON document per line; returns how many.
+fn add_lines<W: Write>(archive: &mut ArchiveWriter<W>, path: String, items: &[impl Serialize]) -> std::io::Result<u64> {
+    let content: Vec<u8> = items.iter().flat_map(to_json_line).collect();
+    archive.add(path, &content, 0o644)?;
+    Ok(items.len() as u64)
 }
 
 fn write_events<W: Write>(
