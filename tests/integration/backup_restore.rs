@@ -120,8 +120,19 @@ async fn an_online_backup_taken_under_load_restores_to_the_same_chain_heads_and_
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("online.tar.gz");
     std::fs::write(&file, &archive).unwrap();
+    // The operator can pin the server's key: another key is refused, the right one accepted.
+    let stranger =
+        isms_store::proofs::public_key_base64(&ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key());
+    let elsewhere = work.path().join("pinned-wrong");
+    let refused = isms(&["restore", "--from", path(&file), "--data-dir", path(&elsewhere), "--public-key", &stranger]);
+    assert_eq!(refused.status.code(), Some(isms::exit_code::CHAIN_BROKEN), "{}", text(&refused));
+    assert!(!elsewhere.exists());
+    let server_key = isms_store::proofs::public_key_base64(
+        &isms::secret::checkpoint_key(source.dir.path()).unwrap().verifying_key(),
+    );
     let restored_dir = tempfile::tempdir().unwrap();
-    let restored = isms(&["restore", "--from", path(&file), "--data-dir", path(restored_dir.path())]);
+    let restored =
+        isms(&["restore", "--from", path(&file), "--data-dir", path(restored_dir.path()), "--public-key", &server_key]);
     assert!(restored.status.success(), "{}", text(&restored));
 
     // Nothing may be restored over existing data.

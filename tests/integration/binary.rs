@@ -13,13 +13,13 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
-    async fn start(dir: &Path) -> Self {
+    pub(crate) async fn start(dir: &Path) -> Self {
         let port = free_port();
         let child = Command::new(BIN)
             .args(["serve", "--data-dir"])
@@ -71,7 +71,7 @@ impl Server {
     }
 }
 
-fn token(dir: &Path) -> String {
+pub(crate) fn token(dir: &Path) -> String {
     let output = Command::new(BIN)
         .args(["token", "--data-dir"])
         .arg(dir)

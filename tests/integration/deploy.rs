@@ -95,6 +95,14 @@ fn the_statefulset_runs_one_locked_replica_hardened_with_probes_and_resources() 
         assert_eq!(service["spec"]["ports"][0]["targetPort"], port["name"]);
     }
     assert!(services.iter().any(|s| s["metadata"]["name"] == set["spec"]["serviceName"]));
+    let policy = kind(&yaml_documents("k8s/networkpolicy.yaml"), "NetworkPolicy").clone();
+    assert_eq!(&policy["spec"]["podSelector"]["matchLabels"], labels, "the network policy covers the pod");
+    let namespaces = yaml_documents("k8s/namespace.yaml");
+    let namespace = &kind(&namespaces, "Namespace")["metadata"];
+    assert_eq!(namespace["labels"]["pod-security.kubernetes.io/enforce"], "restricted");
+    for resource in [set, &policy] {
+        assert_eq!(resource["metadata"]["namespace"], namespace["name"], "{}", resource["kind"]);
+    }
 
     // The ConfigMap's file is a valid configuration.
     let config =

@@ -2,13 +2,15 @@
 //! command, and `isms rebuild` replays every tenant offline, naming an event that does not project.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use isms_store::{CommitBatch, SledStorage, Storage, TenantId};
 use serde_json::json;
+
+use crate::binary::{token, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_isms");
 const WRITERS: usize = 32;
@@ -21,43 +23,11 @@ fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-fn token(dir: &Path) -> String {
-    let output = Command::new(BIN)
-        .args(["token", "--data-dir"])
-        .arg(dir)
-        .args(["--sub", "alice", "--tenant", "acme", "--scope", "isms:read isms:write audit:read"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-/// Starts `isms serve` on a free port and waits until it is ready.
-async fn serve(dir: &Path) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(BIN)
-        .args(["serve", "--data-dir"])
-        .arg(dir)
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--workers", "2"])
-        .env("ISMS_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (child, base)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_write_storm_exits_0_and_keeps_every_acknowledged_command() {
     let dir = tempfile::tempdir().unwrap();
     let token = token(dir.path());
-    let (mut child, base) = serve(dir.path()).await;
+    let Server { mut child, base } = Server::start(dir.path()).await;
     let acknowledged_so_far = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
     for writer in 0..WRITERS {
@@ -110,7 +80,7 @@ async fn sigterm_during_a_write_storm_exits_0_and_keeps_every_acknowledged_comma
     let verified = isms(&["verify"], dir.path());
     assert!(verified.status.success(), "{}", text(&verified));
 
-    let (mut child, base) = serve(dir.path()).await;
+    let Server { mut child, base } = Server::start(dir.path()).await;
     let client = reqwest::Client::new();
     let feed: serde_json::Value =
         client.get(format!("{base}/api/v1/integrity")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
@@ -140,7 +110,7 @@ async fn sigterm_during_a_write_storm_exits_0_and_keeps_every_acknowledged_comma
 async fn rebuild_replays_every_tenant_and_names_the_first_event_that_does_not_project() {
     let dir = tempfile::tempdir().unwrap();
     let token = token(dir.path());
-    let (mut child, base) = serve(dir.path()).await;
+    let Server { mut child, base } = Server::start(dir.path()).await;
     let client = reqwest::Client::new();
     for n in 0..3 {
         let response = client

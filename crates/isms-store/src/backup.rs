@@ -9,7 +9,7 @@
 //! | path | content |
 //! |------|---------|
 //! | `public-key.json` | the Ed25519 key that signed the checkpoints (as `GET /api/v1/public-key`) |
-//! | `keys/checkpoint-key`, `keys/jwt-secret` | only when the operator asked for secrets (offline) |
+//! | `secrets/checkpoint-key`, `secrets/jwt-secret` | only when the operator asked for them (offline); never the per-person data keys of `<data-dir>/keys/` |
 //! | `tenants/<tenant>/checkpoints.ndjson` | the tenant's signed checkpoints up to its backed-up head |
 //! | `tenants/<tenant>/events-<first position>.ndjson` | stored envelopes, one per line, in position order, at most [`EVENTS_PER_FILE`] per file |
 //! | `tenants/<tenant>/idempotency.ndjson` | the idempotency records of commands up to the head, so a retry after a restore is still a replay |
@@ -42,7 +42,7 @@ pub const EVENTS_PER_FILE: usize = 10_000;
 pub const MANIFEST: &str = "manifest.json";
 pub const PUBLIC_KEY: &str = "public-key.json";
 /// Where secrets go in the archive, when they go at all.
-pub const SECRETS_DIR: &str = "keys/";
+pub const SECRETS_DIR: &str = "secrets/";
 
 /// What the archive holds, written last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ pub struct Manifest {
     pub generator: String,
     /// The id of the key that verifies the checkpoints.
     pub public_key_id: String,
-    /// Whether `keys/` holds the server's signing secrets.
+    /// Whether `secrets/` holds the server's signing secrets.
     pub includes_secrets: bool,
     pub tenants: Vec<TenantManifest>,
     pub files: Vec<FileManifest>,
@@ -127,7 +127,7 @@ impl<'a> Source<'a> {
 
 /// Secrets that may travel in the archive (offline backups only, when asked for).
 pub struct Secret {
-    /// The file name under `keys/`.
+    /// The file name under `secrets/`.
     pub name: String,
     pub content: Vec<u8>,
 }
@@ -182,9 +182,11 @@ pub fn write<W: Write>(
     }
     let mut tenants = Vec::new();
     for (tenant, head) in &source.heads {
-        let checkpoints = write_checkpoints(source.storage, tenant, head.position, &mut archive)?;
+        let checkpoints = checkpoints_up_to(source.storage, tenant, head.position)?;
+        let checkpoints = add_lines(&mut archive, format!("tenants/{tenant}/checkpoints.ndjson"), &checkpoints)?;
         write_events(source.storage, tenant, head, &mut archive)?;
-        let idempotency_records = write_idempotency(source.storage, tenant, head.position, &mut archive)?;
+        let records = idempotency_up_to(source.storage, tenant, head.position)?;
+        let idempotency_records = add_lines(&mut archive, format!("tenants/{tenant}/idempotency.ndjson"), &records)?;
         tenants.push(TenantManifest {
             tenant: tenant.clone(),
             events: head.position,
@@ -216,48 +218,38 @@ fn to_json_line(value: &impl Serialize) -> Vec<u8> {
     line
 }
 
-fn write_checkpoints<W: Write>(
+/// The tenant's checkpoints up to `head`.
+fn checkpoints_up_to(
     storage: &dyn Storage,
     tenant: &TenantId,
     head: Position,
-    archive: &mut ArchiveWriter<W>,
-) -> Result<u64, BackupError> {
-    let mut content = Vec::new();
-    let mut count = 0;
+) -> Result<Vec<SignedCheckpoint>, StoreError> {
+    let mut checkpoints = Vec::new();
     let mut after = 0;
-    loop {
+    while after < head {
         let page = storage.checkpoints_after(tenant, after, 1024)?;
         let Some(last) = page.last() else { break };
         after = last.body.position;
-        for checkpoint in page.iter().filter(|c| c.body.position <= head) {
-            content.extend(to_json_line(checkpoint));
-            count += 1;
-        }
-        if after >= head {
-            break;
-        }
+        checkpoints.extend(page.into_iter().filter(|c| c.body.position <= head));
     }
-    archive.add(format!("tenants/{tenant}/checkpoints.ndjson"), &content, 0o644)?;
-    Ok(count)
+    Ok(checkpoints)
 }
 
 /// The records of commands up to `head` (later ones belong to events the backup does not hold).
-fn write_idempotency<W: Write>(
+fn idempotency_up_to(
     storage: &dyn Storage,
     tenant: &TenantId,
     head: Position,
-    archive: &mut ArchiveWriter<W>,
-) -> Result<u64, BackupError> {
-    let mut content = Vec::new();
-    let mut count = 0;
-    for (actor, record) in storage.idempotency_records(tenant)? {
-        if record.position <= head {
-            content.extend(to_json_line(&IdempotencyLine { actor, record }));
-            count += 1;
-        }
-    }
-    archive.add(format!("tenants/{tenant}/idempotency.ndjson"), &content, 0o644)?;
-    Ok(count)
+) -> Result<Vec<IdempotencyLine>, StoreError> {
+    let records = storage.idempotency_records(tenant)?.into_iter().filter(|(_, record)| record.position <= head);
+    Ok(records.map(|(actor, record)| IdempotencyLine { actor, record }).collect())
+}
+
+/// Writes `items` as one JSON document per line; returns how many.
+fn add_lines<W: Write>(archive: &mut ArchiveWriter<W>, path: String, items: &[impl Serialize]) -> std::io::Result<u64> {
+    let content: Vec<u8> = items.iter().flat_map(to_json_line).collect();
+    archive.add(path, &content, 0o644)?;
+    Ok(items.len() as u64)
 }
 
 fn write_events<W: Write>(

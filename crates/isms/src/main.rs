@@ -140,12 +140,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Serve { config, flags } => match isms::config::Settings::from_process(config.as_deref(), &flags) {
+        Command::Serve { config, flags } => match operations::settings(config.as_deref(), &flags) {
             Ok((settings, _)) => serve(settings.serve_config()),
-            Err(invalid) => {
-                eprint!("error: {invalid}");
-                exit_code::USAGE
-            }
+            Err(code) => code,
         },
         Command::Config { command } => operations::config(command),
         Command::Backup(args) => operations::backup(&args),
@@ -154,7 +151,7 @@ fn main() -> ExitCode {
         Command::Token { config, data_dir, sub, tenant, scope, ttl, issuer, audience } => {
             let flags =
                 isms::config::Flags { data_dir, jwt_issuer: issuer, jwt_audience: audience, ..Default::default() };
-            match isms::config::Settings::from_process(config.as_deref(), &flags) {
+            match operations::settings(config.as_deref(), &flags) {
                 Ok((settings, _)) => report(token(
                     &settings.data_dir,
                     sub,
@@ -164,10 +161,7 @@ fn main() -> ExitCode {
                     settings.jwt.issuer,
                     settings.jwt.audience,
                 )),
-                Err(invalid) => {
-                    eprint!("error: {invalid}");
-                    exit_code::USAGE
-                }
+                Err(code) => code,
             }
         }
         Command::Verify { data_dir } => verify(&data_dir),

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use isms::config::Settings;
 use isms::exit_code;
 use isms_store::backup::{self, BackupError, Secret, Source};
 use isms_store::{chain, SledStorage, Storage, StoreError, READ_CHUNK};
@@ -28,7 +29,7 @@ pub struct BackupArgs {
     /// The archive to write (must not exist); written with mode 0600.
     #[arg(long)]
     out: PathBuf,
-    /// Also put the JWT secret and the checkpoint signing key in the archive (`keys/`), so a
+    /// Also put the JWT secret and the checkpoint signing key in the archive (`secrets/`), so a
     /// restore keeps the server's identity. The archive is then as secret as those keys.
     #[arg(long)]
     include_secrets: bool,
@@ -48,19 +49,25 @@ pub struct RestoreArgs {
     public_key: Option<String>,
 }
 
+/// The configuration from the file, the process's environment and `flags`; or, having listed
+/// every problem on stderr, the exit code for a bad configuration.
+pub fn settings(file: Option<&Path>, flags: &isms::config::Flags) -> Result<(Settings, Option<PathBuf>), i32> {
+    Settings::from_process(file, flags).map_err(|invalid| {
+        eprint!("error: {invalid}");
+        exit_code::USAGE
+    })
+}
+
 pub fn config(command: ConfigCommand) -> i32 {
     let ConfigCommand::Check { config, flags } = command;
-    match isms::config::Settings::from_process(config.as_deref(), &flags) {
+    match settings(config.as_deref(), &flags) {
         Ok((settings, file)) => {
             let from = file.map_or_else(|| "defaults and environment only".to_owned(), |f| f.display().to_string());
             println!("# the configuration is valid (from {from}); effective settings:");
             print!("{}", settings.redacted_toml());
             0
         }
-        Err(invalid) => {
-            eprint!("error: {invalid}");
-            exit_code::USAGE
-        }
+        Err(code) => code,
     }
 }
 
