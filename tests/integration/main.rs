@@ -49,6 +49,8 @@ mod changes;
 // Section: observability and limits.
 
 // Section: event feed and webhooks.
+mod event_feed;
+mod webhooks;
 
 // Section: HR provisioning and training integrations.
 

@@ -53,6 +53,7 @@ pub fn serve_config(dir: &std::path::Path) -> ServeConfig {
         workers: 1,
         verify_interval: std::time::Duration::ZERO,
         checkpoints: isms_store::proofs::CheckpointPolicy { every_events: 0, interval: std::time::Duration::ZERO },
+        webhooks: isms_webhooks::WebhookSettings::default(),
     }
 }
 

@@ -198,6 +198,9 @@ scopes! {
     WriteScope => "isms:write",
     AuditScope => "audit:read",
     AdminScope => "admin",
+    IntegrationsScope => "integrations",
+    // Integrators read the event feed with `integrations`; auditors with `audit:read`.
+    EventFeedScope => "audit:read" or "integrations",
 }
 
 /// States in the OpenAPI document what [`ReadScope`] accepts: every operation whose security

@@ -56,6 +56,8 @@ mod changes;
 // Section: observability and limits.
 
 // Section: event feed and webhooks.
+mod feed;
+mod webhooks;
 
 // Section: HR provisioning and training integrations.
 
@@ -158,6 +160,7 @@ Commands append events; registers, histories and the audit trail are projections
         // Section: operations (config, backup, lifecycle).
         // Section: observability and limits.
         // Section: event feed and webhooks.
+        (name = "events", description = "The event feed as CloudEvents, its live stream (Server-Sent Events) and signed webhooks"),
         // Section: HR provisioning and training integrations.
         // Section: ticketing integrations.
         // Section: personal data erasure.
@@ -233,6 +236,8 @@ pub fn app(
                 // Section: operations (config, backup, lifecycle).
                 // Section: observability and limits.
                 // Section: event feed and webhooks.
+                .configure(feed::configure)
+                .configure(webhooks::configure)
                 // Section: HR provisioning and training integrations.
                 // Section: ticketing integrations.
                 // Section: personal data erasure.

@@ -55,6 +55,8 @@ pub struct ServeConfig {
     pub verify_interval: std::time::Duration,
     /// When checkpoints are signed without being asked for (every K events, every T when the log grew).
     pub checkpoints: isms_store::proofs::CheckpointPolicy,
+    /// The event feed's source, the live stream's heartbeat, and webhook delivery (allow-list, retries, timeouts).
+    pub webhooks: isms_webhooks::WebhookSettings,
 }
 
 /// Why the service could not start.
@@ -129,6 +131,8 @@ pub struct Running {
     pub server: actix_web::dev::Server,
     pub store: Arc<GroupCommitStore>,
     pub projections: Arc<LiveProjections>,
+    /// Webhook subscriptions and delivery (its counters for metrics).
+    pub webhooks: Arc<isms_webhooks::Webhooks>,
 }
 
 impl Running {
@@ -191,15 +195,22 @@ fn spawn_background_verifier(store: std::sync::Weak<GroupCommitStore>, interval:
 pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     let authenticator = authenticator(config).map_err(StartError::Other)?;
     let storage = open_verified(&config.data_dir)?;
+    let webhook_tree = storage.open_tree("webhooks")?;
     let projections = Arc::new(LiveProjections::new());
     let storage: Arc<dyn Storage> = storage;
-    let store = Arc::new(GroupCommitStore::start(storage, projections.clone(), WriterConfig::default())?);
+    // The feed's live stream and the webhook dispatcher wake when the projections are told.
+    let durable_head = isms_webhooks::DurableHead::new(projections.clone());
+    let store = Arc::new(GroupCommitStore::start(storage, durable_head.clone(), WriterConfig::default())?);
     let started = std::time::Instant::now();
     let applied = projections
         .rebuild(store.as_ref())
         .map_err(|e| StartError::Other(anyhow::anyhow!("rebuilding projections: {e}")))?;
     tracing::info!(events = applied, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
     let event_store: Arc<dyn EventStore> = store.clone();
+    let webhooks =
+        isms_webhooks::Webhooks::open(webhook_tree, store.storage().clone(), event_store.clone(), config.webhooks.clone())?;
+    webhooks.spawn(durable_head.subscribe()).map_err(|e| StartError::Other(anyhow::anyhow!(e)))?;
+    let (webhook_data, durable_data) = (web::Data::from(webhooks.clone()), web::Data::from(durable_head));
     let checkpoint_key = secret::checkpoint_key(&config.data_dir).map_err(StartError::Other)?;
     let checkpoints = Arc::new(Checkpoints::new(event_store.clone(), store.storage().clone(), checkpoint_key.clone()));
     let state = ServerState {
@@ -214,12 +225,18 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         .with_context(|| format!("cannot listen on {}", config.bind))
         .map_err(StartError::Other)?;
     let address = listener.local_addr().map_err(|e| StartError::Other(e.into()))?;
-    let mut server = HttpServer::new(move || isms_api::app(Some(state.clone())).0.app_data(checkpoints.clone()))
-        .shutdown_timeout(30);
+    let mut server = HttpServer::new(move || {
+        isms_api::app(Some(state.clone()))
+            .0
+            .app_data(checkpoints.clone())
+            .app_data(webhook_data.clone())
+            .app_data(durable_data.clone())
+    })
+    .shutdown_timeout(30);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
     let server = server.listen(listener).map_err(|e| StartError::Other(e.into()))?.run();
     tracing::info!(%address, data_dir = %config.data_dir.display(), "isms-ledger serving; API docs at http://{address}/docs/");
-    Ok(Running { address, server, store, projections })
+    Ok(Running { address, server, store, projections, webhooks })
 }

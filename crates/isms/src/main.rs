@@ -59,6 +59,9 @@ enum Command {
         /// Sign a checkpoint when the log grew and this many seconds passed since the last one (0 = never).
         #[arg(long, env = "ISMS_CHECKPOINT_INTERVAL_SECS", default_value_t = 3600)]
         checkpoint_interval_secs: u64,
+        /// Hosts or IP addresses webhooks may target although private or loopback (comma-separated).
+        #[arg(long, env = "ISMS_WEBHOOK_ALLOW_HOSTS", default_value = "")]
+        webhook_allow_hosts: String,
     },
     /// Print a token signed with the data directory's local HS256 secret.
     Token {
@@ -152,6 +155,7 @@ fn main() -> ExitCode {
             verify_interval_secs,
             checkpoint_every_events,
             checkpoint_interval_secs,
+            webhook_allow_hosts,
         } => {
             let verification = match (jwt_public_key_file, jwt_jwks_file) {
                 (Some(pem_file), _) => match jwt_algorithm.as_str() {
@@ -176,6 +180,10 @@ fn main() -> ExitCode {
                 checkpoints: isms_store::proofs::CheckpointPolicy {
                     every_events: checkpoint_every_events,
                     interval: std::time::Duration::from_secs(checkpoint_interval_secs),
+                },
+                webhooks: isms_webhooks::WebhookSettings {
+                    allow_hosts: isms_webhooks::WebhookSettings::parse_hosts(&webhook_allow_hosts),
+                    ..Default::default()
                 },
             };
             serve(config)
