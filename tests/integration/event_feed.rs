@@ -40,7 +40,11 @@ async fn the_feed_serves_cloudevents_filtered_by_type() {
     let prefix = app.get(&alice, "/api/v1/events?type=isms.risk.*,isms.person.joined.v1").await.expect(200).body;
     assert_eq!(types(&prefix).len(), 2);
     let none = app.get(&alice, "/api/v1/events?type=isms.person.joined.v1").await.expect(200).body;
-    assert_eq!((types(&none).len(), none["next_after"].as_u64()), (0, Some(2)), "a filtered page moves past what it read");
+    assert_eq!(
+        (types(&none).len(), none["next_after"].as_u64()),
+        (0, Some(2)),
+        "a filtered page moves past what it read"
+    );
 
     let integrator = app.token("bridge", "acme", "integrations");
     app.get(&integrator, "/api/v1/events").await.expect(200);

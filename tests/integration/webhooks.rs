@@ -291,7 +291,8 @@ async fn internal_targets_are_refused_without_an_allow_list() {
         .post(&alice, "/api/v1/webhooks", json!({"url": "http://10.0.0.1/", "secret": "nope", "event_types": ["Bad"]}))
         .await
         .expect(422);
-    let pointers: Vec<&str> = invalid.body["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    let pointers: Vec<&str> =
+        invalid.body["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
     assert_eq!(pointers, ["/url", "/event_types/0", "/secret"]);
     assert!(app.get(&alice, "/api/v1/webhooks").await.expect(200).body["items"].as_array().unwrap().is_empty());
     let reader = app.token("bob", "acme", "isms:read isms:write audit:read");

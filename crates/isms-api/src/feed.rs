@@ -66,9 +66,12 @@ fn feed_params(request: &HttpRequest) -> Result<FeedParams, ApiError> {
     let mut types = Vec::new();
     for (name, value) in &pairs {
         match name.as_str() {
-            "after" => params.after = value.parse().map_err(|_| invalid(format!("after must be a position, not '{value}'")))?,
+            "after" => {
+                params.after = value.parse().map_err(|_| invalid(format!("after must be a position, not '{value}'")))?
+            }
             "limit" => {
-                params.limit = Some(value.parse().map_err(|_| invalid(format!("limit must be a number, not '{value}'")))?)
+                params.limit =
+                    Some(value.parse().map_err(|_| invalid(format!("limit must be a number, not '{value}'")))?)
             }
             "type" => types.push(value.as_str()),
             _ => {}
@@ -87,7 +90,10 @@ fn cloud_events<'a>(
 }
 
 fn source_base(webhooks: Option<&web::Data<Webhooks>>) -> String {
-    webhooks.map_or_else(|| isms_webhooks::WebhookSettings::default().event_source_base, |w| w.settings().event_source_base.clone())
+    webhooks.map_or_else(
+        || isms_webhooks::WebhookSettings::default().event_source_base,
+        |w| w.settings().event_source_base.clone(),
+    )
 }
 
 /// Read the event feed

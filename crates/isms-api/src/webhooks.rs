@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{AdminScope, Authorized};
 use crate::problem::{ApiError, CommandProblems, FieldProblem, ReadProblems};
-use crate::request::{decode_cursor, encode_cursor, page_limit};
+use crate::request::{decode_cursor, encode_cursor, page_limit, CommandBody};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -61,6 +61,12 @@ pub struct RotateSecretRequest {
     /// `whsec_` and base64 of 24 to 64 bytes. Absent: one is generated and returned once.
     pub secret: Option<String>,
 }
+
+/// The body of activation, deactivation and redelivery: an empty object.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
+pub struct NoOptions {}
 
 /// A secret's validity (never its value).
 #[derive(Debug, Serialize, ToSchema)]
@@ -229,10 +235,10 @@ async fn validated(webhooks: &Webhooks, body: CreateWebhookRequest) -> Result<Ne
 pub async fn create_webhook(
     auth: Authorized<AdminScope>,
     webhooks: Option<web::Data<Webhooks>>,
-    body: web::Json<CreateWebhookRequest>,
+    body: CommandBody<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let webhooks = service(webhooks)?;
-    let new = validated(&webhooks, body.into_inner()).await?;
+    let new = validated(&webhooks, body.value).await?;
     let principal = &auth.principal;
     let (subscription, secret) =
         webhooks.create(&principal.tenant, &principal.subject, new).map_err(|e| failed(e, Uuid::nil()))?;
@@ -312,6 +318,7 @@ async fn set_active(
 /// Deliveries resume, starting with the events recorded while it was inactive.
 #[utoipa::path(
     tag = "events", operation_id = "activate_webhook",
+    request_body = NoOptions,
     params(("id" = Uuid, Path, description = "The subscription")),
     responses((status = 200, description = "Active", body = WebhookView), CommandProblems),
     security(("bearer" = ["admin"]))
@@ -321,6 +328,7 @@ pub async fn activate_webhook(
     auth: Authorized<AdminScope>,
     webhooks: Option<web::Data<Webhooks>>,
     id: web::Path<String>,
+    _body: CommandBody<NoOptions>,
 ) -> Result<HttpResponse, ApiError> {
     set_active(auth, webhooks, &id, true).await
 }
@@ -330,6 +338,7 @@ pub async fn activate_webhook(
 /// Nothing is delivered while inactive; the events are kept for when it is activated again.
 #[utoipa::path(
     tag = "events", operation_id = "deactivate_webhook",
+    request_body = NoOptions,
     params(("id" = Uuid, Path, description = "The subscription")),
     responses((status = 200, description = "Inactive", body = WebhookView), CommandProblems),
     security(("bearer" = ["admin"]))
@@ -339,6 +348,7 @@ pub async fn deactivate_webhook(
     auth: Authorized<AdminScope>,
     webhooks: Option<web::Data<Webhooks>>,
     id: web::Path<String>,
+    _body: CommandBody<NoOptions>,
 ) -> Result<HttpResponse, ApiError> {
     set_active(auth, webhooks, &id, false).await
 }
@@ -360,14 +370,14 @@ pub async fn rotate_webhook_secret(
     auth: Authorized<AdminScope>,
     webhooks: Option<web::Data<Webhooks>>,
     id: web::Path<String>,
-    body: web::Json<RotateSecretRequest>,
+    body: CommandBody<RotateSecretRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (webhooks, id) = (service(webhooks)?, webhook_id(&id)?);
     let mut problems = Vec::new();
-    check_secret(body.secret.as_deref(), &mut problems);
+    check_secret(body.value.secret.as_deref(), &mut problems);
     refuse(problems)?;
     let (subscription, secret) =
-        webhooks.rotate_secret(&auth.principal.tenant, id, body.into_inner().secret).map_err(|e| failed(e, id))?;
+        webhooks.rotate_secret(&auth.principal.tenant, id, body.value.secret).map_err(|e| failed(e, id))?;
     Ok(HttpResponse::Ok().json(view(&webhooks, subscription, Some(secret))?))
 }
 
@@ -410,6 +420,7 @@ pub async fn list_webhook_deliveries(
 /// retry schedule (409 `delivery_pending` while it is still being retried).
 #[utoipa::path(
     tag = "events", operation_id = "redeliver_webhook",
+    request_body = NoOptions,
     params(("id" = Uuid, Path, description = "The subscription"),
            ("delivery_id" = String, Path, description = "The delivery's id (its webhook-id)")),
     responses((status = 202, description = "Queued", body = Delivery), CommandProblems),
@@ -420,6 +431,7 @@ pub async fn redeliver_webhook(
     auth: Authorized<AdminScope>,
     webhooks: Option<web::Data<Webhooks>>,
     path: web::Path<(String, String)>,
+    _body: CommandBody<NoOptions>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_id, delivery_id) = path.into_inner();
     let (webhooks, id) = (service(webhooks)?, webhook_id(&raw_id)?);

@@ -75,7 +75,9 @@ fn snake_case(name: &str) -> String {
             let next_is_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
             // `SoaDecided` and `HTTPCheckPassed` alike: a new word starts after a lower case
             // letter or digit, or where an acronym ends.
-            if previous.is_ascii_lowercase() || previous.is_ascii_digit() || (previous.is_ascii_uppercase() && next_is_lower)
+            if previous.is_ascii_lowercase()
+                || previous.is_ascii_digit()
+                || (previous.is_ascii_uppercase() && next_is_lower)
             {
                 out.push('_');
             }

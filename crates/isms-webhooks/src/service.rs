@@ -430,7 +430,10 @@ impl Webhooks {
                 let mut delivery: Delivery = serde_json::from_slice(&value).map_err(|e| corrupt("delivery", e))?;
                 if delivery.status == DeliveryStatus::Pending && delivery.next_attempt_at.is_none() {
                     delivery.next_attempt_at = Some(now);
-                    batch.insert(outbox_key(now, &entry_of(tenant.as_str(), &delivery)), encode(&entry_of(tenant.as_str(), &delivery)));
+                    batch.insert(
+                        outbox_key(now, &entry_of(tenant.as_str(), &delivery)),
+                        encode(&entry_of(tenant.as_str(), &delivery)),
+                    );
                     batch.insert(key, encode(&delivery));
                 }
             }
@@ -522,8 +525,7 @@ impl Webhooks {
         let mut enqueued = 0;
         for item in self.tree.scan_prefix([SUBSCRIPTION]) {
             let (_, value) = item.map_err(io)?;
-            let subscription: Subscription =
-                serde_json::from_slice(&value).map_err(|e| corrupt("subscription", e))?;
+            let subscription: Subscription = serde_json::from_slice(&value).map_err(|e| corrupt("subscription", e))?;
             if subscription.active {
                 enqueued += self.dispatch_one(&subscription)?;
             }
@@ -621,8 +623,8 @@ impl Webhooks {
         let _guard = self.locked();
         let dkey = delivery_key(&entry.tenant, entry.subscription, entry.position);
         let delivery = self.read::<Delivery>("delivery", &dkey)?;
-        let subscription =
-            self.read::<Subscription>("subscription", &subscription_key(SUBSCRIPTION, &entry.tenant, entry.subscription))?;
+        let subscription = self
+            .read::<Subscription>("subscription", &subscription_key(SUBSCRIPTION, &entry.tenant, entry.subscription))?;
         // Without its delivery record the lease is dropped at its next turn (see `take_due`).
         let Some(mut delivery) = delivery else { return Ok(None) };
         let lease = delivery.next_attempt_at.map(|at| outbox_key(at, entry));
@@ -693,7 +695,8 @@ impl Webhooks {
                 match self.settings.retry_delays.get(step) {
                     Some(delay) => {
                         let longest = self.settings.retry_delays.iter().max().copied().unwrap_or_default();
-                        let wait = retry_after.map_or_else(|| jittered(*delay, self.settings.jitter), |w| w.min(longest));
+                        let wait =
+                            retry_after.map_or_else(|| jittered(*delay, self.settings.jitter), |w| w.min(longest));
                         let next = after(now, wait);
                         delivery.retries_used += 1;
                         delivery.next_attempt_at = Some(next);
@@ -714,7 +717,12 @@ impl Webhooks {
 }
 
 fn entry_of(tenant: &str, delivery: &Delivery) -> OutboxEntry {
-    OutboxEntry { tenant: tenant.to_owned(), subscription: delivery.subscription_id, position: delivery.position, leased: false }
+    OutboxEntry {
+        tenant: tenant.to_owned(),
+        subscription: delivery.subscription_id,
+        position: delivery.position,
+        leased: false,
+    }
 }
 
 fn jittered(delay: Duration, jitter: f64) -> Duration {

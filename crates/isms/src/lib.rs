@@ -207,8 +207,12 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         .map_err(|e| StartError::Other(anyhow::anyhow!("rebuilding projections: {e}")))?;
     tracing::info!(events = applied, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
     let event_store: Arc<dyn EventStore> = store.clone();
-    let webhooks =
-        isms_webhooks::Webhooks::open(webhook_tree, store.storage().clone(), event_store.clone(), config.webhooks.clone())?;
+    let webhooks = isms_webhooks::Webhooks::open(
+        webhook_tree,
+        store.storage().clone(),
+        event_store.clone(),
+        config.webhooks.clone(),
+    )?;
     webhooks.spawn(durable_head.subscribe()).map_err(|e| StartError::Other(anyhow::anyhow!(e)))?;
     let (webhook_data, durable_data) = (web::Data::from(webhooks.clone()), web::Data::from(durable_head));
     let checkpoint_key = secret::checkpoint_key(&config.data_dir).map_err(StartError::Other)?;
