@@ -53,7 +53,11 @@ impl Receiver {
                         body: body.to_vec(),
                     });
                     let status = answer.load(Ordering::SeqCst);
-                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+                    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+                    if status == 503 {
+                        response.insert_header(("Retry-After", "1"));
+                    }
+                    response.finish()
                 }
             }))
         })
@@ -268,6 +272,46 @@ async fn rotation_signs_with_both_secrets_and_410_disables_until_activated() {
         .expect(204);
     app.get(&alice, &format!("/api/v1/webhooks/{webhook}")).await.expect(404);
     receiver.server.stop(false).await;
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_the_guard_checks_again_at_delivery() {
+    let receiver_address = free_address();
+    let receiver = Receiver::start(receiver_address).await;
+    receiver.status.store(503, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = serve_config(dir.path());
+    allow_loopback(&mut config);
+    let app = TestApp::spawn_with(dir, config.clone()).await;
+    let alice = app.alice();
+    let created = app.post(&alice, "/api/v1/webhooks", json!({"url": format!("http://{receiver_address}/")})).await;
+    let webhook = created.expect(201).body["id"].as_str().unwrap().to_owned();
+    app.identify_risk(&alice, "alice").await;
+    let busy = poll("a 503 answer", async || {
+        let items = deliveries(&app, &webhook).await;
+        items.first().filter(|d| d["attempt_count"] == 1 && d["next_attempt_at"].is_string()).cloned()
+    })
+    .await;
+    assert_eq!(busy["attempts"][0]["status_code"], 503);
+    let at = |field: &Value| chrono::DateTime::parse_from_rfc3339(field.as_str().unwrap()).unwrap();
+    let wait = at(&busy["next_attempt_at"]) - at(&busy["attempts"][0]["at"]);
+    assert!(wait >= chrono::Duration::milliseconds(900), "Retry-After: 1 wins over the 40 ms schedule: {wait}");
+    receiver.status.store(200, Ordering::SeqCst);
+    receiver.wait_for("the retry", |got| got.len() == 2).await;
+
+    // The same subscription after a restart without the allow-list: refused at delivery time.
+    let dir = app.stop().await;
+    config.webhooks.allow_hosts.clear();
+    let app = TestApp::spawn_with(dir, config).await;
+    app.identify_risk(&app.alice(), "alice").await;
+    let refused = poll("a refused attempt", async || {
+        let items = deliveries(&app, &webhook).await;
+        items.first().filter(|d| d["position"] == 2 && d["attempt_count"].as_u64() >= Some(1)).cloned()
+    })
+    .await;
+    let error = refused["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("may not target"), "{error}");
+    assert_eq!(receiver.received().len(), 2, "nothing reached the receiver");
 }
 
 #[tokio::test]

@@ -41,6 +41,8 @@ const OUTBOX: u8 = b'O';
 const DISPATCH_CHUNK: usize = 256;
 /// Attempts kept in a delivery's log (the oldest are dropped; `attempt_count` keeps counting).
 const KEPT_ATTEMPTS: usize = 20;
+/// The longest `Retry-After` honoured, so a receiver cannot park a delivery indefinitely.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// How long the worker sleeps at most, so it notices a stopped service.
 const IDLE_WAKE: Duration = Duration::from_secs(2);
 
@@ -694,9 +696,8 @@ impl Webhooks {
                 let step = delivery.retries_used as usize;
                 match self.settings.retry_delays.get(step) {
                     Some(delay) => {
-                        let longest = self.settings.retry_delays.iter().max().copied().unwrap_or_default();
-                        let wait =
-                            retry_after.map_or_else(|| jittered(*delay, self.settings.jitter), |w| w.min(longest));
+                        let wait = retry_after
+                            .map_or_else(|| jittered(*delay, self.settings.jitter), |w| w.min(MAX_RETRY_AFTER));
                         let next = after(now, wait);
                         delivery.retries_used += 1;
                         delivery.next_attempt_at = Some(next);
