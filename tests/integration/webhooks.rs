@@ -176,9 +176,15 @@ async fn a_receiver_down_across_a_restart_gets_every_event_signed() {
         .expect(200);
 
     let receiver = Receiver::start(receiver_address).await;
-    let feed = app.get(&alice, "/api/v1/events?after=0&limit=100").await.expect(200).body;
+    let feed = app.get(&alice, "/api/v1/events?after=0&limit=100&type=isms.risk.*").await.expect(200).body;
     let events = feed["items"].as_array().unwrap();
     assert_eq!(events.len(), 5);
+    // The subscription itself is on record, without its secret or path.
+    let record = app.get(&alice, "/api/v1/events?type=isms.webhook_subscription.*").await.expect(200).body;
+    assert_eq!(record["items"][0]["type"], "isms.webhook_subscription.created.v1");
+    assert_eq!(record["items"][0]["data"]["target"], format!("http://{receiver_address}"));
+    let whole_log = app.get(&alice, "/api/v1/audit-trail?limit=500").await.expect(200).body.to_string();
+    assert!(!whole_log.contains(&secret) && !whole_log.contains("/hook"), "no secret or path in the log");
     let received = receiver
         .wait_for("every event", |got| {
             let ids: std::collections::BTreeSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
@@ -272,6 +278,26 @@ async fn rotation_signs_with_both_secrets_and_410_disables_until_activated() {
         .expect(204);
     app.get(&alice, &format!("/api/v1/webhooks/{webhook}")).await.expect(404);
     receiver.server.stop(false).await;
+
+    // Every change is in the log, with who made it: the 410 deactivation by the server.
+    let trail = app.get(&alice, "/api/v1/audit-trail?stream_type=webhook_subscription").await.expect(200).body;
+    let changes: Vec<(&str, &str)> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event_type"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("WebhookSubscriptionCreated", "alice"),
+            ("WebhookSubscriptionSecretRotated", "alice"),
+            ("WebhookSubscriptionDeactivated", "isms-webhooks"),
+            ("WebhookSubscriptionActivated", "alice"),
+            ("WebhookSubscriptionDeactivated", "alice"),
+            ("WebhookSubscriptionDeleted", "alice"),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -306,7 +332,7 @@ async fn retry_after_is_honoured_and_the_guard_checks_again_at_delivery() {
     app.identify_risk(&app.alice(), "alice").await;
     let refused = poll("a refused attempt", async || {
         let items = deliveries(&app, &webhook).await;
-        items.first().filter(|d| d["position"] == 2 && d["attempt_count"].as_u64() >= Some(1)).cloned()
+        items.first().filter(|d| d["position"] == 3 && d["attempt_count"].as_u64() >= Some(1)).cloned()
     })
     .await;
     let error = refused["attempts"][0]["error"].as_str().unwrap();

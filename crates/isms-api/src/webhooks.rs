@@ -3,17 +3,19 @@
 //! secret can be erased.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use isms_app::Ledger;
+use isms_webhooks::lifecycle::{self, Change};
 use isms_webhooks::signing::secret_key;
 use isms_webhooks::{Delivery, NewSubscription, Subscription, WebhookError, Webhooks};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AdminScope, Authorized};
+use crate::auth::{AdminScope, Authorized, Principal};
 use crate::problem::{ApiError, CommandProblems, FieldProblem, ReadProblems};
-use crate::request::{decode_cursor, encode_cursor, page_limit, CommandBody};
+use crate::request::{correlation_id, decode_cursor, encode_cursor, page_limit, CommandBody};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config
@@ -136,6 +138,21 @@ fn failed(error: WebhookError, id: Uuid) -> ApiError {
     }
 }
 
+/// Records a subscription change in the log before it is made: the change is acknowledged
+/// only once its record is durable.
+async fn log_change(
+    request: &HttpRequest,
+    ledger: &Ledger,
+    principal: &Principal,
+    id: Uuid,
+    change: Change,
+) -> Result<(), ApiError> {
+    let (tenant, actor, correlation) = (&principal.tenant, &principal.subject, correlation_id(request));
+    lifecycle::record(ledger.store().as_ref(), tenant, id, actor, correlation, change)
+        .await
+        .map_err(|e| ApiError::Internal(format!("recording a webhook change in the log: {e}")))
+}
+
 fn view(webhooks: &Webhooks, subscription: Subscription, secret: Option<String>) -> Result<WebhookView, ApiError> {
     let tenant = isms_store::TenantId::parse(&subscription.tenant).map_err(|e| ApiError::Internal(e.to_string()))?;
     let dispatched_position = webhooks.cursor(&tenant, subscription.id).map_err(|e| failed(e, subscription.id))?;
@@ -207,6 +224,7 @@ async fn validated(webhooks: &Webhooks, body: CreateWebhookRequest) -> Result<Ne
     }
     refuse(problems)?;
     Ok(NewSubscription {
+        id: Uuid::now_v7(),
         url: url.unwrap_or_default(),
         event_types: body.event_types,
         description,
@@ -233,13 +251,17 @@ async fn validated(webhooks: &Webhooks, body: CreateWebhookRequest) -> Result<Ne
 )]
 #[post("/webhooks")]
 pub async fn create_webhook(
+    request: HttpRequest,
     auth: Authorized<AdminScope>,
+    ledger: web::Data<Ledger>,
     webhooks: Option<web::Data<Webhooks>>,
     body: CommandBody<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let webhooks = service(webhooks)?;
     let new = validated(&webhooks, body.value).await?;
     let principal = &auth.principal;
+    let change = Change::Created { url: new.url.clone(), event_types: new.event_types.clone(), active: new.active };
+    log_change(&request, &ledger, principal, new.id, change).await?;
     let (subscription, secret) =
         webhooks.create(&principal.tenant, &principal.subject, new).map_err(|e| failed(e, Uuid::nil()))?;
     let location = format!("/api/v1/webhooks/{}", subscription.id);
@@ -293,22 +315,33 @@ pub async fn get_webhook(
 )]
 #[delete("/webhooks/{id}")]
 pub async fn delete_webhook(
+    request: HttpRequest,
     auth: Authorized<AdminScope>,
+    ledger: web::Data<Ledger>,
     webhooks: Option<web::Data<Webhooks>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (webhooks, id) = (service(webhooks)?, webhook_id(&id)?);
+    webhooks.get(&auth.principal.tenant, id).map_err(|e| failed(e, id))?;
+    log_change(&request, &ledger, &auth.principal, id, Change::Deleted).await?;
     webhooks.delete(&auth.principal.tenant, id).map_err(|e| failed(e, id))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn set_active(
+    request: HttpRequest,
     auth: Authorized<AdminScope>,
+    ledger: web::Data<Ledger>,
     webhooks: Option<web::Data<Webhooks>>,
     id: &str,
     active: bool,
 ) -> Result<HttpResponse, ApiError> {
     let (webhooks, id) = (service(webhooks)?, webhook_id(id)?);
+    let current = webhooks.get(&auth.principal.tenant, id).map_err(|e| failed(e, id))?;
+    if current.active != active {
+        let change = if active { Change::Activated } else { Change::Deactivated { reason: None } };
+        log_change(&request, &ledger, &auth.principal, id, change).await?;
+    }
     let subscription = webhooks.set_active(&auth.principal.tenant, id, active).map_err(|e| failed(e, id))?;
     Ok(HttpResponse::Ok().json(view(&webhooks, subscription, None)?))
 }
@@ -325,12 +358,14 @@ async fn set_active(
 )]
 #[post("/webhooks/{id}/activation")]
 pub async fn activate_webhook(
+    request: HttpRequest,
     auth: Authorized<AdminScope>,
+    ledger: web::Data<Ledger>,
     webhooks: Option<web::Data<Webhooks>>,
     id: web::Path<String>,
     _body: CommandBody<NoOptions>,
 ) -> Result<HttpResponse, ApiError> {
-    set_active(auth, webhooks, &id, true).await
+    set_active(request, auth, ledger, webhooks, &id, true).await
 }
 
 /// Deactivate a webhook subscription
@@ -345,12 +380,14 @@ pub async fn activate_webhook(
 )]
 #[post("/webhooks/{id}/deactivation")]
 pub async fn deactivate_webhook(
+    request: HttpRequest,
     auth: Authorized<AdminScope>,
+    ledger: web::Data<Ledger>,
     webhooks: Option<web::Data<Webhooks>>,
     id: web::Path<String>,
     _body: CommandBody<NoOptions>,
 ) -> Result<HttpResponse, ApiError> {
-    set_active(auth, webhooks, &id, false).await
+    set_active(request, auth, ledger, webhooks, &id, false).await
 }
 
 /// Rotate a webhook's signing secret
@@ -367,7 +404,9 @@ pub async fn deactivate_webhook(
 )]
 #[post("/webhooks/{id}/secret-rotation")]
 pub async fn rotate_webhook_secret(
+    request: HttpRequest,
     auth: Authorized<AdminScope>,
+    ledger: web::Data<Ledger>,
     webhooks: Option<web::Data<Webhooks>>,
     id: web::Path<String>,
     body: CommandBody<RotateSecretRequest>,
@@ -376,6 +415,10 @@ pub async fn rotate_webhook_secret(
     let mut problems = Vec::new();
     check_secret(body.value.secret.as_deref(), &mut problems);
     refuse(problems)?;
+    webhooks.get(&auth.principal.tenant, id).map_err(|e| failed(e, id))?;
+    let grace = chrono::Duration::from_std(webhooks.settings().rotation_grace).unwrap_or(chrono::Duration::days(1));
+    let change = Change::SecretRotated { previous_valid_until: Utc::now() + grace };
+    log_change(&request, &ledger, &auth.principal, id, change).await?;
     let (subscription, secret) =
         webhooks.rotate_secret(&auth.principal.tenant, id, body.value.secret).map_err(|e| failed(e, id))?;
     Ok(HttpResponse::Ok().json(view(&webhooks, subscription, Some(secret))?))

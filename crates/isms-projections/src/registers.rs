@@ -262,6 +262,8 @@ impl Registers {
             // Section: observability and limits.
 
             // Section: event feed and webhooks.
+            // Webhook subscription changes are audit records, not a register.
+            "webhook_subscription" => {}
 
             // Section: HR provisioning and training integrations.
 

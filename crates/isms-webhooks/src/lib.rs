@@ -5,6 +5,7 @@
 
 pub mod cloudevent;
 pub mod durable;
+pub mod lifecycle;
 pub mod service;
 pub mod settings;
 pub mod signing;

@@ -29,6 +29,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::cloudevent::{cloud_event_type, CloudEvent, TypeFilter};
+use crate::lifecycle::{record as record_change, Change, SYSTEM_ACTOR};
 use crate::settings::WebhookSettings;
 use crate::signing::{generate_secret, secret_key, sign};
 use crate::ssrf::{resolver, Guard};
@@ -138,6 +139,8 @@ struct OutboxEntry {
 /// What creating a subscription needs; the URL is already checked by [`Guard::check_url`].
 #[derive(Debug, Clone)]
 pub struct NewSubscription {
+    /// Drawn by the caller, so the change can be recorded in the log before it is made.
+    pub id: Uuid,
     pub url: String,
     pub event_types: Vec<String>,
     pub description: Option<String>,
@@ -342,7 +345,7 @@ impl Webhooks {
         let head = self.events.head(tenant)?.position;
         let cursor = new.after_position.map_or(head, |p| p.min(head));
         let subscription = Subscription {
-            id: Uuid::now_v7(),
+            id: new.id,
             tenant: tenant.to_string(),
             url: new.url,
             event_types: new.event_types,
@@ -655,11 +658,18 @@ impl Webhooks {
         }))
     }
 
-    /// Records an attempt and schedules what follows it.
-    fn record(&self, entry: &OutboxEntry, attempt: Attempt, retry_after: Option<Duration>) -> Result<(), StoreError> {
+    /// Records an attempt and schedules what follows it. Returns why the subscription was
+    /// deactivated, when the attempt did that.
+    fn record(
+        &self,
+        entry: &OutboxEntry,
+        attempt: Attempt,
+        retry_after: Option<Duration>,
+    ) -> Result<Option<String>, StoreError> {
         let _guard = self.locked();
         let dkey = delivery_key(&entry.tenant, entry.subscription, entry.position);
-        let Some(mut delivery) = self.read::<Delivery>("delivery", &dkey)? else { return Ok(()) };
+        let Some(mut delivery) = self.read::<Delivery>("delivery", &dkey)? else { return Ok(None) };
+        let mut deactivated = None;
         let mut batch = sled::Batch::default();
         if let Some(at) = delivery.next_attempt_at {
             batch.remove(outbox_key(at, entry));
@@ -684,9 +694,13 @@ impl Webhooks {
                 count(&self.counters.disabled_by_gone);
                 let skey = subscription_key(SUBSCRIPTION, &entry.tenant, entry.subscription);
                 if let Some(mut subscription) = self.read::<Subscription>("subscription", &skey)? {
+                    let reason = format!("the endpoint answered 410 Gone at {}", now.to_rfc3339());
+                    // Several deliveries may meet the 410: the change is recorded once.
+                    if subscription.active {
+                        deactivated = Some(reason.clone());
+                    }
                     subscription.active = false;
-                    subscription.disabled_reason =
-                        Some(format!("the endpoint answered 410 Gone at {}", now.to_rfc3339()));
+                    subscription.disabled_reason = Some(reason);
                     subscription.updated_at = now;
                     batch.insert(skey, encode(&subscription));
                 }
@@ -713,7 +727,8 @@ impl Webhooks {
         }
         batch.insert(dkey, encode(&delivery));
         self.tree.apply_batch(batch).map_err(io)?;
-        self.durable()
+        self.durable()?;
+        Ok(deactivated)
     }
 }
 
@@ -836,8 +851,20 @@ async fn attempt(service: Weak<Webhooks>, client: reqwest::Client, entry: Outbox
     };
     let attempt = Attempt { at, status_code, error, duration_ms: started.elapsed().as_millis() as u64 };
     let Some(service) = service.upgrade() else { return };
-    if let Err(error) = service.record(&entry, attempt, retry_after) {
-        tracing::error!(%error, position = entry.position, "cannot record a webhook attempt");
+    match service.record(&entry, attempt, retry_after) {
+        Ok(None) => {}
+        Ok(Some(reason)) => {
+            let events = service.events.clone();
+            drop(service);
+            let Ok(tenant) = TenantId::parse(&entry.tenant) else { return };
+            let change = Change::Deactivated { reason: Some(reason) };
+            let recorded =
+                record_change(events.as_ref(), &tenant, entry.subscription, SYSTEM_ACTOR, Uuid::now_v7(), change);
+            if let Err(error) = recorded.await {
+                tracing::error!(%error, "cannot record the deactivation of a webhook subscription in the log");
+            }
+        }
+        Err(error) => tracing::error!(%error, position = entry.position, "cannot record a webhook attempt"),
     }
 }
 
