@@ -144,3 +144,46 @@ async fn a_stream_consumer_that_stores_its_position_misses_and_repeats_nothing_a
         assert_eq!(&received.data, event, "the data line is the feed's CloudEvent");
     }
 }
+
+/// The real binary: SIGTERM ends open streams first, so a consumer that never hangs up does
+/// not hold the graceful stop for its whole 30-second timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_open_streams_instead_of_waiting_for_them() {
+    const BIN: &str = env!("CARGO_BIN_EXE_isms");
+    let dir = tempfile::tempdir().unwrap();
+    let minted = std::process::Command::new(BIN)
+        .args(["token", "--data-dir"])
+        .arg(dir.path())
+        .args(["--sub", "alice", "--tenant", "acme", "--scope", "audit:read"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--workers", "1"])
+        .env("ISMS_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (base, client) = (format!("http://127.0.0.1:{port}"), reqwest::Client::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(tokio::time::Instant::now() < deadline, "server did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut stream = client.get(format!("{base}/api/v1/events/stream")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.chunk().await.unwrap().is_some(), "the stream opened");
+
+    let stopping = std::time::Instant::now();
+    let terminated = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(terminated.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+    assert!(stopping.elapsed() < Duration::from_secs(10), "stopped in {:?}", stopping.elapsed());
+    let rest = tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await.expect("the stream ended");
+    assert!(rest.map_or(true, |chunk| chunk.is_none()), "the stream ended cleanly or was cut");
+}

@@ -190,6 +190,7 @@ pub async fn event_stream(
         types: params.types,
         source_base: source_base(webhooks),
         durable: head.subscribe(),
+        closing: head.closing(),
         heartbeat,
         ready: VecDeque::from([Bytes::from(format!("retry: 3000\n: events after position {after}\n\n"))]),
     };
@@ -212,6 +213,7 @@ struct LiveStream {
     types: TypeFilter,
     source_base: String,
     durable: tokio::sync::watch::Receiver<u64>,
+    closing: tokio::sync::watch::Receiver<bool>,
     heartbeat: Duration,
     ready: VecDeque<Bytes>,
 }
@@ -220,6 +222,9 @@ impl LiveStream {
     /// The next piece of the stream; `None` ends it (the client reconnects and resumes).
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
+            if *self.closing.borrow() {
+                return None;
+            }
             if let Some(chunk) = self.ready.pop_front() {
                 return Some(chunk);
             }
@@ -246,6 +251,7 @@ impl LiveStream {
             }
             tokio::select! {
                 changed = self.durable.changed() => if changed.is_err() { return None },
+                _ = self.closing.changed() => return None,
                 () = tokio::time::sleep(self.heartbeat) => return Some(Bytes::from_static(b": heartbeat\n\n")),
             }
         }

@@ -13,11 +13,23 @@ pub struct DurableHead {
     inner: Arc<dyn CommitListener>,
     /// How many events became durable since start; only its changes matter.
     published: watch::Sender<u64>,
+    /// Set when the server is stopping: live streams end, so graceful shutdown is not held up
+    /// by consumers that never hang up (they reconnect and resume elsewhere or later).
+    closing: watch::Sender<bool>,
 }
 
 impl DurableHead {
     pub fn new(inner: Arc<dyn CommitListener>) -> Arc<Self> {
-        Arc::new(Self { inner, published: watch::Sender::new(0) })
+        Arc::new(Self { inner, published: watch::Sender::new(0), closing: watch::Sender::new(false) })
+    }
+
+    /// Ends every live stream (at shutdown).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// A receiver that wakes when events of any tenant became durable.

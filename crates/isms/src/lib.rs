@@ -133,11 +133,14 @@ pub struct Running {
     pub projections: Arc<LiveProjections>,
     /// Webhook subscriptions and delivery (its counters for metrics).
     pub webhooks: Arc<isms_webhooks::Webhooks>,
+    /// Wakes live event streams; `close()` ends them before a graceful stop.
+    pub durable_head: Arc<isms_webhooks::DurableHead>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish, then drains the writer durably.
     pub async fn stop(self) {
+        self.durable_head.close();
         self.server.handle().stop(true).await;
         let _ = self.server.await;
         let store = self.store.clone();
@@ -214,7 +217,7 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         config.webhooks.clone(),
     )?;
     webhooks.spawn(durable_head.subscribe()).map_err(|e| StartError::Other(anyhow::anyhow!(e)))?;
-    let (webhook_data, durable_data) = (web::Data::from(webhooks.clone()), web::Data::from(durable_head));
+    let (webhook_data, durable_data) = (web::Data::from(webhooks.clone()), web::Data::from(durable_head.clone()));
     let checkpoint_key = secret::checkpoint_key(&config.data_dir).map_err(StartError::Other)?;
     let checkpoints = Arc::new(Checkpoints::new(event_store.clone(), store.storage().clone(), checkpoint_key.clone()));
     let state = ServerState {
@@ -242,5 +245,5 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     }
     let server = server.listen(listener).map_err(|e| StartError::Other(e.into()))?.run();
     tracing::info!(%address, data_dir = %config.data_dir.display(), "isms-ledger serving; API docs at http://{address}/docs/");
-    Ok(Running { address, server, store, projections, webhooks })
+    Ok(Running { address, server, store, projections, webhooks, durable_head })
 }
