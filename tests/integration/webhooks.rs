@@ -272,6 +272,12 @@ async fn rotation_signs_with_both_secrets_and_410_disables_until_activated() {
     let unknown = format!("/api/v1/webhooks/{webhook}/deliveries/msg_unknown/redelivery");
     app.post(&alice, &unknown, json!({})).await.expect(404);
 
+    // Another tenant's admin sees nothing of it.
+    let stranger = app.token("mallory", "globex", crate::support::ALL_SCOPES);
+    app.get(&stranger, &format!("/api/v1/webhooks/{webhook}")).await.expect(404);
+    app.get(&stranger, &format!("/api/v1/webhooks/{webhook}/deliveries")).await.expect(404);
+    assert!(app.get(&stranger, "/api/v1/webhooks").await.expect(200).body["items"].as_array().unwrap().is_empty());
+
     app.post(&alice, &format!("/api/v1/webhooks/{webhook}/deactivation"), json!({})).await.expect(200);
     app.send(reqwest::Method::DELETE, Some(&alice), &format!("/api/v1/webhooks/{webhook}"), None, &[])
         .await
