@@ -81,7 +81,7 @@ async fn a_later_checkpoint_is_proven_to_extend_a_stored_one_in_process_and_by_t
     let (old_root, new_root) = (hash(&old["merkle_root"]), hash(&new["merkle_root"]));
     assert!(merkle::verify_consistency(3, 9, &path_of(&proof), &old_root, &new_root));
     assert!(!merkle::verify_consistency(3, 9, &path_of(&proof), &new_root, &new_root));
-    let events = app.get(&token, "/api/v1/events?after=0&limit=100").await.expect(200).body;
+    let events = app.get(&token, "/api/v1/audit-trail?limit=100").await.expect(200).body;
     for position in 1..=9u64 {
         let inclusion = app
             .get(&token, &format!("/api/v1/proofs/inclusion?position={position}&checkpoint=9"))

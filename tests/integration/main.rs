@@ -54,6 +54,8 @@ mod limits;
 mod observability;
 
 // Section: event feed and webhooks.
+mod event_feed;
+mod webhooks;
 
 // Section: HR provisioning and training integrations.
 mod scim;

@@ -58,6 +58,7 @@ pub fn serve_config(dir: &std::path::Path) -> ServeConfig {
         limits: isms_api::limits::HttpLimits::default(),
         backup: isms_api::backup::BackupSettings { operator_tenants: vec!["acme".into()] },
         personal_data: isms_app::PersonalDataConfig::default(),
+        webhooks: isms_webhooks::WebhookSettings::default(),
     }
 }
 

@@ -268,6 +268,8 @@ scopes! {
     IntegrationsScope => "integrations",
     // Ticketing bridges (scope `integrations`) and people alike report a corrective action's ticket.
     TicketLinkScope => "isms:write" or "integrations",
+    // Integrators read the event feed with `integrations`; auditors with `audit:read`.
+    EventFeedScope => "audit:read" or "integrations",
 }
 
 /// States in the OpenAPI document what [`ReadScope`] accepts: every operation whose security

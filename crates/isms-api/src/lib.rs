@@ -59,6 +59,8 @@ pub mod limits;
 pub mod telemetry;
 
 // Section: event feed and webhooks.
+mod feed;
+mod webhooks;
 
 // Section: HR provisioning and training integrations.
 pub mod access_removal;
@@ -167,6 +169,7 @@ Commands append events; registers, histories and the audit trail are projections
         (name = "administration", description = "Operating the service: the online backup of every tenant"),
         // Section: observability and limits.
         // Section: event feed and webhooks.
+        (name = "events", description = "The event feed as CloudEvents, its live stream (Server-Sent Events) and signed webhooks"),
         // Section: HR provisioning and training integrations.
         (name = "scim", description = "SCIM 2.0 provisioning (RFC 7643, RFC 7644) at /scim/v2: users as people, groups; SCIM error bodies"),
         (name = "integrations", description = "Machine-to-machine integrations: training completions from a learning platform"),
@@ -254,6 +257,8 @@ pub fn app(
                 .configure(backup::configure)
                 // Section: observability and limits.
                 // Section: event feed and webhooks.
+                .configure(feed::configure)
+                .configure(webhooks::configure)
                 // Section: HR provisioning and training integrations.
                 .configure(access_removal::configure)
                 .configure(training_completions::configure)

@@ -1,5 +1,5 @@
-//! The log itself as auditors and integrators read it: histories, the audit trail, the
-//! tenant's event feed, and the integrity of the hash chain.
+//! The log itself as auditors read it: histories, the audit trail and the integrity of the
+//! hash chain (the integrators' event feed is in `feed`).
 
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ use crate::problem::{ApiError, ReadProblems};
 use crate::request::{decode_cursor, encode_cursor, page_limit, TimeTravel, MAX_LIMIT};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(audit_trail).service(actor_activity).service(event_feed).service(integrity);
+    config.service(audit_trail).service(actor_activity).service(integrity);
 }
 
 /// A record's events, oldest first.
@@ -290,55 +290,6 @@ pub async fn actor_activity(
         by_stream_type: activity.by_stream_type,
         latest: activity.latest.into_iter().map(EventRecord::from).collect(),
         position,
-    }))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct FeedQuery {
-    /// Return events after this position (0 = from the start). Store the last position you
-    /// processed and pass it back to resume without gaps or repeats.
-    pub after: Option<u64>,
-    /// At most this many events, default 50, at most 500.
-    pub limit: Option<usize>,
-}
-
-/// A slice of the tenant's event feed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeedPage {
-    pub items: Vec<EventRecord>,
-    /// Pass as `after` for the next slice.
-    pub next_after: u64,
-    /// The tenant's last durable position.
-    pub head_position: u64,
-}
-
-/// Read the event feed
-///
-/// The tenant's events in position order; only durable events are served.
-#[utoipa::path(
-    tag = "audit", operation_id = "get_events",
-    params(FeedQuery),
-    responses((status = 200, description = "Events after the given position", body = FeedPage), ReadProblems),
-    security(("bearer" = ["audit:read"]))
-)]
-#[get("/events")]
-pub async fn event_feed(
-    request: HttpRequest,
-    auth: Authorized<AuditScope>,
-    ledger: web::Data<Ledger>,
-    query: web::Query<FeedQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(&request, query.limit)?;
-    let after = query.after.unwrap_or(0);
-    let tenant = &auth.principal.tenant;
-    let head_position = ledger.store().head(tenant).map_err(isms_app::AppError::from)?.position;
-    let events = ledger.store().read_all(tenant, after, limit).map_err(isms_app::AppError::from)?;
-    let next_after = events.last().map_or(after, |e| e.position);
-    Ok(HttpResponse::Ok().json(FeedPage {
-        items: events.into_iter().map(EventRecord::from).collect(),
-        next_after,
-        head_position,
     }))
 }
 

@@ -264,6 +264,8 @@ impl Registers {
             // Section: observability and limits.
 
             // Section: event feed and webhooks.
+            // Webhook subscription changes are audit records, not a register.
+            "webhook_subscription" => {}
 
             // Section: HR provisioning and training integrations.
             isms_domain::groups::Group::STREAM_TYPE => upsert(&mut self.groups, envelope, data)?,

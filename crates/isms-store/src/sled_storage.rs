@@ -141,6 +141,12 @@ impl SledStorage {
         &self.path
     }
 
+    /// Another tree of the same database, for data kept beside the log but outside the hash
+    /// chain (webhook subscriptions and their outbox). [`Storage::sync`] makes it durable too.
+    pub fn open_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        self.db.open_tree(name).map_err(io)
+    }
+
     fn make_durable(&self) -> Result<(), StoreError> {
         let mut durability = self.durability.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(earlier) = &durability.failed {

@@ -38,6 +38,133 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub checkpoint: CheckpointSettings,
     pub backup: isms_api::backup::BackupSettings,
+    pub rate_limit: RateLimitSettings,
+    pub http: HttpSettings,
+    pub webhook: WebhookConfig,
+    pub access_removal: AccessRemovalConfig,
+    pub personal_data: PersonalDataSettings,
+    /// Jira and ServiceNow: per-tenant webhook secrets (`[[ticketing.secrets]]`), which tickets
+    /// are incidents, and which ticket statuses complete a corrective action. File only: its
+    /// lists of tables have no environment form.
+    pub ticketing: isms_api::ticketing::TicketingSettings,
+}
+
+/// Per-principal rate limiting (OWASP API4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Requests per second each principal (tenant and `sub`; the peer IP without a token) may
+    /// sustain; 0 turns rate limiting off.
+    pub per_second: f64,
+    /// Requests a principal may send at once after being idle.
+    pub burst: u64,
+    /// Most principals tracked at once (bounded memory).
+    pub max_principals: u64,
+}
+
+/// Timeouts and browser access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Longest a handler may take; then 503 `handler_timeout`.
+    pub handler_timeout_secs: u64,
+    /// Longest a client may take to send a request head (408).
+    pub client_request_timeout_secs: u64,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive_secs: u64,
+    /// Origins browsers may call the API from (CORS); none by default.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// Webhook delivery and the event stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Hosts or IP addresses webhooks may target although private, loopback or link-local.
+    pub allow_hosts: Vec<String>,
+    /// Waits before the 2nd, 3rd, ... attempt of a delivery; after the last, it is given up.
+    pub retry_delays_secs: Vec<u64>,
+    /// Random spread (0 to 1) applied to each wait.
+    pub jitter: f64,
+    pub connect_timeout_secs: u64,
+    /// Whole request, connect to the last byte of the answer.
+    pub request_timeout_secs: u64,
+    /// How long a rotated-out secret keeps signing beside the new one.
+    pub rotation_grace_secs: u64,
+    /// Deliveries in flight at once.
+    pub max_concurrent_deliveries: u64,
+    /// Prefix of the CloudEvents `source` attribute.
+    pub event_source_base: String,
+    /// Seconds between comment lines on an idle event stream.
+    pub stream_heartbeat_secs: u64,
+}
+
+/// The leaver's access-removal checklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessRemovalConfig {
+    /// Days after the leave date by which every item is due.
+    pub due_days: u64,
+}
+
+/// Crypto-shredding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonalDataSettings {
+    /// The per-person key store; empty means `<data_dir>/keys`. Keep it out of event backups.
+    pub keys_dir: PathBuf,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        let limits = isms_api::limits::HttpLimits::default();
+        Self {
+            per_second: limits.rate_per_second,
+            burst: limits.rate_burst.into(),
+            max_principals: limits.rate_max_principals as u64,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        let limits = isms_api::limits::HttpLimits::default();
+        Self {
+            handler_timeout_secs: limits.handler_timeout.as_secs(),
+            client_request_timeout_secs: limits.client_request_timeout.as_secs(),
+            keep_alive_secs: limits.keep_alive.as_secs(),
+            cors_allowed_origins: limits.cors_allowed_origins,
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        let webhooks = isms_webhooks::WebhookSettings::default();
+        Self {
+            allow_hosts: webhooks.allow_hosts,
+            retry_delays_secs: webhooks.retry_delays.iter().map(Duration::as_secs).collect(),
+            jitter: webhooks.jitter,
+            connect_timeout_secs: webhooks.connect_timeout.as_secs(),
+            request_timeout_secs: webhooks.request_timeout.as_secs(),
+            rotation_grace_secs: webhooks.rotation_grace.as_secs(),
+            max_concurrent_deliveries: webhooks.max_concurrent_deliveries as u64,
+            event_source_base: webhooks.event_source_base,
+            stream_heartbeat_secs: webhooks.stream_heartbeat.as_secs(),
+        }
+    }
+}
+
+impl Default for AccessRemovalConfig {
+    fn default() -> Self {
+        Self { due_days: isms_api::access_removal::AccessRemovalSettings::default().due_days.into() }
+    }
+}
+
+impl Default for PersonalDataSettings {
+    fn default() -> Self {
+        Self { keys_dir: PathBuf::new() }
+    }
 }
 
 /// How bearer tokens are verified.
@@ -76,6 +203,12 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             checkpoint: CheckpointSettings::default(),
             backup: Default::default(),
+            rate_limit: Default::default(),
+            http: Default::default(),
+            webhook: Default::default(),
+            access_removal: Default::default(),
+            personal_data: Default::default(),
+            ticketing: Default::default(),
         }
     }
 }
@@ -318,6 +451,36 @@ impl Settings {
                 bad("backup.operator_tenants", error.to_string());
             }
         }
+        if !(self.rate_limit.per_second.is_finite() && self.rate_limit.per_second >= 0.0) {
+            bad("rate_limit.per_second", format!("must be 0 (off) or positive, not {}", self.rate_limit.per_second));
+        }
+        if self.rate_limit.per_second > 0.0 && self.rate_limit.burst == 0 {
+            bad("rate_limit.burst", "must be at least 1 while rate limiting is on".into());
+        }
+        if !(0.0..=1.0).contains(&self.webhook.jitter) {
+            bad("webhook.jitter", format!("must be between 0 and 1, not {}", self.webhook.jitter));
+        }
+        if self.webhook.retry_delays_secs.is_empty() {
+            bad("webhook.retry_delays_secs", "must list at least one wait".into());
+        }
+        for (key, value) in [
+            ("http.handler_timeout_secs", self.http.handler_timeout_secs),
+            ("http.client_request_timeout_secs", self.http.client_request_timeout_secs),
+            ("webhook.connect_timeout_secs", self.webhook.connect_timeout_secs),
+            ("webhook.request_timeout_secs", self.webhook.request_timeout_secs),
+            ("webhook.max_concurrent_deliveries", self.webhook.max_concurrent_deliveries),
+            ("webhook.stream_heartbeat_secs", self.webhook.stream_heartbeat_secs),
+            ("access_removal.due_days", self.access_removal.due_days),
+        ] {
+            if value == 0 {
+                bad(key, "must be at least 1".into());
+            }
+        }
+        for origin in &self.http.cors_allowed_origins {
+            if !(origin.starts_with("https://") || origin.starts_with("http://")) || origin.ends_with('/') {
+                bad("http.cors_allowed_origins", format!("'{origin}' is not an origin like https://app.example.com"));
+            }
+        }
         if !["ES256", "EdDSA"].contains(&self.jwt.algorithm.as_str()) {
             bad("jwt.algorithm", format!("must be ES256 or EdDSA, not '{}'", self.jwt.algorithm));
         }
@@ -365,11 +528,34 @@ impl Settings {
                 interval: Duration::from_secs(self.checkpoint.interval_secs),
             },
             backup: self.backup.clone(),
-            // Folded into the TOML sections at merge; until then their defaults.
-            access_removal: Default::default(),
-            ticketing: Default::default(),
-            limits: Default::default(),
-            personal_data: Default::default(),
+            limits: isms_api::limits::HttpLimits {
+                rate_per_second: self.rate_limit.per_second,
+                rate_burst: saturate(self.rate_limit.burst),
+                rate_max_principals: saturate(self.rate_limit.max_principals),
+                handler_timeout: Duration::from_secs(self.http.handler_timeout_secs),
+                client_request_timeout: Duration::from_secs(self.http.client_request_timeout_secs),
+                keep_alive: Duration::from_secs(self.http.keep_alive_secs),
+                cors_allowed_origins: self.http.cors_allowed_origins.clone(),
+            },
+            webhooks: isms_webhooks::WebhookSettings {
+                allow_hosts: self.webhook.allow_hosts.clone(),
+                retry_delays: self.webhook.retry_delays_secs.iter().copied().map(Duration::from_secs).collect(),
+                jitter: self.webhook.jitter,
+                connect_timeout: Duration::from_secs(self.webhook.connect_timeout_secs),
+                request_timeout: Duration::from_secs(self.webhook.request_timeout_secs),
+                rotation_grace: Duration::from_secs(self.webhook.rotation_grace_secs),
+                max_concurrent_deliveries: saturate(self.webhook.max_concurrent_deliveries),
+                event_source_base: self.webhook.event_source_base.clone(),
+                stream_heartbeat: Duration::from_secs(self.webhook.stream_heartbeat_secs),
+            },
+            access_removal: isms_api::access_removal::AccessRemovalSettings {
+                due_days: saturate(self.access_removal.due_days),
+            },
+            ticketing: self.ticketing.clone(),
+            personal_data: isms_app::PersonalDataConfig {
+                keys_dir: (!self.personal_data.keys_dir.as_os_str().is_empty())
+                    .then(|| self.personal_data.keys_dir.clone()),
+            },
         }
     }
 
@@ -379,6 +565,22 @@ impl Settings {
         redact(&mut table);
         toml::to_string_pretty(&table).expect("a table serializes")
     }
+}
+
+/// Values are range-checked in `validate`; this only keeps an absurd one from wrapping.
+fn saturate<T: TryFrom<u64> + Bounded>(value: u64) -> T {
+    T::try_from(value).unwrap_or(T::MAX)
+}
+
+/// The largest value of the integer types settings convert into.
+trait Bounded {
+    const MAX: Self;
+}
+impl Bounded for u32 {
+    const MAX: Self = u32::MAX;
+}
+impl Bounded for usize {
+    const MAX: Self = usize::MAX;
 }
 
 fn check_bind(bind: &str) -> Result<(), String> {
@@ -404,6 +606,8 @@ fn redact(table: &mut Table) {
     for (key, value) in table.iter_mut() {
         match value {
             Value::Table(inner) => redact(inner),
+            // Lists of tables, e.g. `[[ticketing.secrets]]`.
+            Value::Array(items) => items.iter_mut().filter_map(Value::as_table_mut).for_each(redact),
             Value::String(text) if is_secret(key) && !text.is_empty() => *text = "<redacted>".into(),
             _ => {}
         }

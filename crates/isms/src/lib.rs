@@ -69,6 +69,28 @@ pub struct ServeConfig {
     pub backup: isms_api::backup::BackupSettings,
     /// Where the personal data keys of crypto-shredding live.
     pub personal_data: isms_app::PersonalDataConfig,
+    /// The event feed's source, the live stream's heartbeat, and webhook delivery (allow-list, retries, timeouts).
+    pub webhooks: isms_webhooks::WebhookSettings,
+}
+
+/// Webhook delivery outcomes on `/metrics`, read from the worker's own counters at scrape time.
+fn register_webhook_counters(telemetry: &isms_api::telemetry::Telemetry, counts: Arc<isms_webhooks::DeliveryCounters>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    telemetry.registry.register_fn(move |out| {
+        out.counter(
+            "isms_webhook_deliveries_total",
+            "Webhook delivery attempts by outcome (a delivery is retried until it succeeds or is given up).",
+            &[
+                (&[("outcome", "succeeded")], counts.succeeded.load(Relaxed)),
+                (&[("outcome", "failed")], counts.failed_attempts.load(Relaxed)),
+            ],
+        );
+        out.counter(
+            "isms_webhook_deliveries_given_up_total",
+            "Deliveries abandoned after the last retry, or because the receiver answered 410 Gone.",
+            &[(&[], counts.given_up.load(Relaxed) + counts.disabled_by_gone.load(Relaxed))],
+        );
+    });
 }
 
 /// Why the service could not start.
@@ -149,11 +171,16 @@ pub struct Running {
     pub server: actix_web::dev::Server,
     pub store: Arc<GroupCommitStore>,
     pub projections: Arc<LiveProjections>,
+    /// Webhook subscriptions and delivery (its counters for metrics).
+    pub webhooks: Arc<isms_webhooks::Webhooks>,
+    /// Wakes live event streams; `close()` ends them before a graceful stop.
+    pub durable_head: Arc<isms_webhooks::DurableHead>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish, then drains the writer durably.
     pub async fn stop(self) {
+        self.durable_head.close();
         self.server.handle().stop(true).await;
         let _ = self.server.await;
         let store = self.store.clone();
@@ -219,8 +246,11 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         .with_context(|| format!("cannot open the key store {}", keys_dir(config).display()))
         .map_err(StartError::Other)?;
     let projections = Arc::new(LiveProjections::with_keys(Arc::new(keys)));
+    let webhook_tree = storage.open_tree("webhooks")?;
     let storage: Arc<dyn Storage> = storage;
-    let store = Arc::new(GroupCommitStore::start(storage, projections.clone(), WriterConfig::default())?);
+    // The feed's live stream and the webhook dispatcher wake when the projections are told.
+    let durable_head = isms_webhooks::DurableHead::new(projections.clone());
+    let store = Arc::new(GroupCommitStore::start(storage, durable_head.clone(), WriterConfig::default())?);
     let started = std::time::Instant::now();
     let applied = projections
         .rebuild(store.as_ref())
@@ -232,6 +262,17 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     let checkpoint_key = secret::checkpoint_key(&config.data_dir).map_err(StartError::Other)?;
     let checkpoints = Arc::new(Checkpoints::new(event_store.clone(), store.storage().clone(), checkpoint_key.clone()));
     let ledger = web::Data::new(Ledger::new(event_store, projections.clone()));
+    // Deliveries read through the ledger, like the feed, so a person's fields arrive revealed
+    // (or `[erased]`), never as ciphertext, and a webhook body equals the feed's event.
+    let webhooks = isms_webhooks::Webhooks::open(
+        webhook_tree,
+        store.storage().clone(),
+        ledger.store().clone(),
+        config.webhooks.clone(),
+    )?;
+    webhooks.spawn(durable_head.subscribe()).map_err(|e| StartError::Other(anyhow::anyhow!(e)))?;
+    let (webhook_data, durable_data) = (web::Data::from(webhooks.clone()), web::Data::from(durable_head.clone()));
+    register_webhook_counters(&telemetry, webhooks.counters());
     telemetry.registry.register(std::sync::Arc::new(isms_api::telemetry::ledger_collector(ledger.clone())));
     let state = ServerState {
         ledger,
@@ -254,7 +295,12 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
         .map_err(StartError::Other)?;
     let address = listener.local_addr().map_err(|e| StartError::Other(e.into()))?;
     let mut server = HttpServer::new(move || {
-        isms_api::app(Some(state.clone())).0.app_data(checkpoints.clone()).app_data(online_backup.clone())
+        isms_api::app(Some(state.clone()))
+            .0
+            .app_data(checkpoints.clone())
+            .app_data(online_backup.clone())
+            .app_data(webhook_data.clone())
+            .app_data(durable_data.clone())
     })
     .shutdown_timeout(30)
     .client_request_timeout(config.limits.client_request_timeout)
@@ -264,5 +310,5 @@ pub fn start(config: &ServeConfig) -> Result<Running, StartError> {
     }
     let server = server.listen(listener).map_err(|e| StartError::Other(e.into()))?.run();
     tracing::info!(%address, data_dir = %config.data_dir.display(), "isms-ledger serving; API docs at http://{address}/docs/");
-    Ok(Running { address, server, store, projections })
+    Ok(Running { address, server, store, projections, webhooks, durable_head })
 }

@@ -186,6 +186,22 @@ fn report(result: anyhow::Result<()>) -> i32 {
     }
 }
 
+/// Live event streams never finish on their own; actix's graceful stop would wait its whole
+/// shutdown timeout for them. On the same signals actix stops on, they are ended first (their
+/// consumers reconnect with Last-Event-ID).
+fn end_live_streams_on_signal(durable_head: std::sync::Arc<isms_webhooks::DurableHead>) {
+    actix_web::rt::spawn(async move {
+        let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        durable_head.close();
+    });
+}
+
 fn serve(config: ServeConfig) -> i32 {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
@@ -198,6 +214,7 @@ fn serve(config: ServeConfig) -> i32 {
             }
         };
         let store = running.store.clone();
+        end_live_streams_on_signal(running.durable_head.clone());
         // actix stops on SIGTERM/SIGINT: no new connections, in-flight requests finish.
         let outcome = running.server.await;
         // Then every queued append is written durably before the process exits.
