@@ -60,16 +60,27 @@ async fn state_at(app: &TestApp, tenant: &str, position: Option<u64>) -> (Value,
     };
     let risks = risks.expect(200).body["items"].clone();
     let head = match position {
-        Some(position) => {
-            let feed = app.get(&token, &format!("/api/v1/events?after={}&limit=1", position - 1)).await.expect(200);
-            json!({"position": position, "hash": feed.body["items"][0]["hash"]})
-        }
+        Some(position) => json!({"position": position, "hash": hash_at(app, &token, position).await}),
         None => {
             let integrity = app.get(&token, "/api/v1/integrity").await.expect(200);
             json!({"position": integrity.body["chain_head"]["position"], "hash": integrity.body["chain_head"]["hash"]})
         }
     };
     (risks, head)
+}
+
+/// The hash of the event at `position`, paging through the audit trail (the feed carries
+/// CloudEvents, which have no hash).
+async fn hash_at(app: &TestApp, token: &str, position: u64) -> Value {
+    let mut cursor = String::new();
+    loop {
+        let page = app.get(token, &format!("/api/v1/audit-trail?limit=500{cursor}")).await.expect(200).body;
+        if let Some(event) = page["items"].as_array().unwrap().iter().find(|e| e["position"] == position) {
+            return event["hash"].clone();
+        }
+        let next = page["next_cursor"].as_str().unwrap_or_else(|| panic!("no event at position {position}"));
+        cursor = format!("&cursor={next}");
+    }
 }
 
 /// Rewrites one file of a backup archive with `change`, keeping everything else.
