@@ -766,8 +766,9 @@ fn environment_layer(schema: &[Leaf], env: &dyn Fn(&str) -> Option<String>, prob
                 _ => Err("true or false"),
             },
             // Lists come as TOML arrays (`["a", "b"]`) or comma-separated strings.
-            Value::Array(_) => {
+            Value::Array(default) => {
                 let trimmed = raw.trim();
+                let integers = matches!(default.first(), Some(Value::Integer(_)));
                 if trimmed.starts_with('[') {
                     format!("v = {trimmed}")
                         .parse::<Table>()
@@ -775,14 +776,16 @@ fn environment_layer(schema: &[Leaf], env: &dyn Fn(&str) -> Option<String>, prob
                         .and_then(|mut t| t.remove("v"))
                         .ok_or("a TOML array such as [\"a\", \"b\"]")
                 } else {
-                    Ok(Value::Array(
-                        trimmed
-                            .split(',')
-                            .map(str::trim)
-                            .filter(|s| !s.is_empty())
-                            .map(|s| Value::String(s.to_owned()))
-                            .collect(),
-                    ))
+                    let items = trimmed.split(',').map(str::trim).filter(|s| !s.is_empty());
+                    if integers {
+                        items
+                            .map(|s| s.parse::<i64>().map(Value::Integer))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map(Value::Array)
+                            .map_err(|_| "comma-separated integers")
+                    } else {
+                        Ok(Value::Array(items.map(|s| Value::String(s.to_owned())).collect()))
+                    }
                 }
             }
             Value::Datetime(_) | Value::Table(_) => Err("a value that cannot come from the environment"),
@@ -852,6 +855,39 @@ mod tests {
         assert!(all.contains("environment variable ISMS_VERIFY_INTERVAL_SECS: key `verify_interval_secs`"), "{all}");
         assert!(all.contains("key `jwt.algorithm`: must be ES256 or EdDSA"), "{all}");
         assert!(all.contains("isms.toml: key `checkpoint.interval_secs`: must be between 0 and 604800"), "{all}");
+    }
+
+    #[test]
+    fn integration_and_limit_sections_reach_the_service_and_are_checked() {
+        let file = "[rate_limit]\nper_second = 2.5\n[ticketing]\n\
+                    secrets = [{ tenant = \"acme\", system = \"jira\", secret = \"s3cret\", client_id = \"jira\" }]\n";
+        let vars = [
+            ("ISMS_WEBHOOK_ALLOW_HOSTS", "127.0.0.1, ::1"),
+            ("ISMS_WEBHOOK_RETRY_DELAYS_SECS", "1,2,3"),
+            ("ISMS_HTTP_CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+            ("ISMS_ACCESS_REMOVAL_DUE_DAYS", "3"),
+        ];
+        let settings = load_with(Some(file), &vars, &Flags::default()).unwrap();
+        let config = settings.serve_config();
+        assert_eq!(config.limits.rate_per_second, 2.5);
+        assert_eq!(config.limits.cors_allowed_origins, ["https://app.example.com"]);
+        assert_eq!(config.webhooks.allow_hosts, ["127.0.0.1", "::1"]);
+        assert_eq!(config.webhooks.retry_delays, [1, 2, 3].map(Duration::from_secs));
+        assert_eq!(config.access_removal.due_days, 3);
+        assert_eq!(config.ticketing.secrets.len(), 1);
+        assert!(!settings.redacted_toml().contains("s3cret"), "ticketing secrets are redacted");
+
+        let bad = [
+            ("ISMS_WEBHOOK_JITTER", "2"),
+            ("ISMS_WEBHOOK_RETRY_DELAYS_SECS", "1,soon"),
+            ("ISMS_RATE_LIMIT_PER_SECOND", "-1"),
+            ("ISMS_HTTP_CORS_ALLOWED_ORIGINS", "app.example.com"),
+        ];
+        let all = problems(load_with(None, &bad, &Flags::default())).join("\n");
+        for key in ["webhook.jitter", "webhook.retry_delays_secs", "rate_limit.per_second", "http.cors_allowed_origins"]
+        {
+            assert!(all.contains(&format!("key `{key}`")), "{key} is named: {all}");
+        }
     }
 
     #[test]
