@@ -221,7 +221,7 @@ pub async fn record_training_completions(
     request: HttpRequest,
     auth: Authorized<IntegrationsScope>,
     ledger: web::Data<Ledger>,
-    body: CommandBody<TrainingCompletionBatch>,
+    body: CommandBody<TrainingCompletionBatch, { 1024 * 1024 }>,
 ) -> Result<HttpResponse, ApiError> {
     let items = &body.value.completions;
     if items.is_empty() || items.len() > MAX_ITEMS {
