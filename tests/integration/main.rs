@@ -57,6 +57,9 @@ mod changes;
 // Section: personal data erasure.
 
 // Section: reliability suite.
+mod crash;
+mod faults;
+mod tamper;
 
 // Section: bitemporal facts and the audit trail.
 mod audit_trail;
