@@ -38,6 +38,7 @@ pub mod proofs;
 // Section: personal data erasure.
 
 // Section: reliability suite.
+pub mod faults;
 
 // Section: bitemporal facts and the audit trail.
 
