@@ -60,6 +60,7 @@ mod changes;
 mod crash;
 mod faults;
 mod tamper;
+mod token_attacks;
 
 // Section: bitemporal facts and the audit trail.
 mod audit_trail;
