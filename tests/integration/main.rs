@@ -59,6 +59,8 @@ mod changes;
 // Section: reliability suite.
 mod crash;
 mod faults;
+mod hygiene;
+mod matrix;
 mod tamper;
 mod token_attacks;
 
