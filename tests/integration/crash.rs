@@ -122,7 +122,7 @@ async fn write_until_killed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
     let rounds = env_number("ISMS_CRASH_ROUNDS").unwrap_or(20) as usize;
-    let seed = env_number("ISMS_CRASH_SEED").unwrap_or_else(|| rand::random());
+    let seed = env_number("ISMS_CRASH_SEED").unwrap_or_else(rand::random);
     eprintln!("crash harness: {rounds} rounds, seed {seed} (ISMS_CRASH_SEED={seed} replays the kill moments)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let started = Instant::now();
@@ -157,7 +157,10 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
             let (acknowledged, cut_off) = task.await.unwrap();
             for (position, title) in acknowledged {
                 outcomes.per_writer.entry(round * WRITERS + writer).or_default().push(position);
-                assert!(outcomes.acknowledged.insert(position, title).is_none(), "position {position} acknowledged twice");
+                assert!(
+                    outcomes.acknowledged.insert(position, title).is_none(),
+                    "position {position} acknowledged twice"
+                );
             }
             outcomes.indeterminate.extend(cut_off);
         }

@@ -27,7 +27,8 @@ const FORGED: [(&str, &str); 10] = [
 /// The properties the request body schema of `operation` documents.
 fn documented_fields(document: &Value, operation: &str) -> BTreeSet<String> {
     let (method, path) = operation.split_once(' ').unwrap();
-    let mut schema = &document["paths"][path][method.to_lowercase()]["requestBody"]["content"]["application/json"]["schema"];
+    let mut schema =
+        &document["paths"][path][method.to_lowercase()]["requestBody"]["content"]["application/json"]["schema"];
     if let Some(reference) = schema["$ref"].as_str() {
         schema = &document["components"]["schemas"][reference.rsplit('/').next().unwrap()];
     }
@@ -86,6 +87,9 @@ async fn forged_server_side_fields_are_refused_and_change_nothing() {
     eprintln!("mass assignment: {tried} forged bodies refused");
 }
 
+/// Request headers as name and value.
+type Headers = Vec<(String, String)>;
+
 fn clone(sent: &Sent) -> Sent {
     Sent {
         operation: sent.operation.clone(),
@@ -110,7 +114,7 @@ async fn malformed_input_gets_a_clean_problem_with_a_request_id() {
             continue;
         }
         let before = head(&app);
-        let malformed: [(&str, Vec<(String, String)>, String); 7] = [
+        let malformed: [(&str, Headers, String); 7] = [
             ("broken JSON", vec![json.clone()], "{\"title\": ".into()),
             ("an array", vec![json.clone()], "[]".into()),
             ("a number too big", vec![json.clone()], format!("{{\"likelihood\": 1{}}}", "0".repeat(400))),

@@ -52,7 +52,9 @@ pub(crate) async fn send(app: &TestApp, token: Option<&str>, request: &Sent) -> 
         bytes.extend_from_slice(&chunk);
     }
     let text = match gzip.then(|| isms_evidence::archive::read(&bytes)) {
-        Some(Ok(files)) => files.iter().map(|(path, content)| format!("{path}\n{}\n", String::from_utf8_lossy(content))).collect(),
+        Some(Ok(files)) => {
+            files.iter().map(|(path, content)| format!("{path}\n{}\n", String::from_utf8_lossy(content))).collect()
+        }
         _ => String::from_utf8_lossy(&bytes).into_owned(),
     };
     Answer { status, text }
@@ -189,7 +191,10 @@ async fn tenant_a_never_reads_a_byte_of_tenant_b() {
                 && !own.contains(marker.as_str())
                 && !baseline.as_ref().is_some_and(|b| b.contains(marker.as_str()));
             if leaked {
-                leaks.push(format!("{} {} answered {} with B's '{marker}'", request.method, request.target, answer.status));
+                leaks.push(format!(
+                    "{} {} answered {} with B's '{marker}'",
+                    request.method, request.target, answer.status
+                ));
             }
         }
         replayed.insert(request.operation.clone());
@@ -213,8 +218,13 @@ async fn tenant_a_never_reads_a_byte_of_tenant_b() {
             assert!(replayed.contains(&operation), "{operation} was not replayed by tenant A");
         }
     }
-    eprintln!("tenant matrix: {} requests over {} operations, {} ids and {} texts of B searched", sent.len(),
-              replayed.len(), ids.len(), texts.len());
+    eprintln!(
+        "tenant matrix: {} requests over {} operations, {} ids and {} texts of B searched",
+        sent.len(),
+        replayed.len(),
+        ids.len(),
+        texts.len()
+    );
 }
 
 /// The scopes each operation documents (`security: [{"bearer": [...]}, ...]`); `None` for

@@ -104,8 +104,13 @@ fn assert_refused_tolerating(dir: &Path, position: u64, case: &str, tolerated: f
     for (tool, output) in [("verify", verify), ("serve", serve)] {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let stdout = String::from_utf8_lossy(&output.stdout);
-        if output.status.code() != Some(isms::exit_code::CHAIN_BROKEN) || !stderr.contains(&format!("position {position}")) {
-            wrong.push(format!("{tool} exited {:?} without naming position {position}: {stdout}{stderr}", output.status.code()));
+        if output.status.code() != Some(isms::exit_code::CHAIN_BROKEN)
+            || !stderr.contains(&format!("position {position}"))
+        {
+            wrong.push(format!(
+                "{tool} exited {:?} without naming position {position}: {stdout}{stderr}",
+                output.status.code()
+            ));
         }
     }
     let after = files(dir);
@@ -227,7 +232,9 @@ async fn a_tampered_evidence_pack_names_the_file_and_the_position() {
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert_eq!(output.status.code(), Some(isms::exit_code::CHAIN_BROKEN), "{case}: {text}");
         let named = text.lines().any(|line| {
-            line.starts_with("FAILED") && line.contains("events.ndjson") && line.contains(&format!("position {position}"))
+            line.starts_with("FAILED")
+                && line.contains("events.ndjson")
+                && line.contains(&format!("position {position}"))
         });
         assert!(named, "{case}: events.ndjson and position {position} are named:\n{text}");
     }

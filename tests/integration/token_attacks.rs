@@ -92,7 +92,10 @@ async fn every_attack_token_is_a_logged_401_against_the_real_binary() {
     let mut confused = Header::new(Algorithm::HS256);
     confused.kid = Some("test-es256".into());
     let cases: Vec<(&str, String)> = vec![
-        ("alg none", format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": "test-es256"})), b64(&claims()))),
+        (
+            "alg none",
+            format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": "test-es256"})), b64(&claims())),
+        ),
         (
             "HS256 keyed with the configured ES256 public key (algorithm confusion)",
             jsonwebtoken::encode(&confused, &claims(), &EncodingKey::from_secret(&es256_public_pem)).unwrap(),

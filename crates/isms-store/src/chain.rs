@@ -115,7 +115,9 @@ pub fn verify_chain(
             // at a time so the events before it are checked first and the bad one is named.
             Err(StoreError::Corrupt(_)) => match storage.events_after(tenant, position, 1) {
                 Ok(events) => events,
-                Err(StoreError::Corrupt(reason)) => return broken(position + 1, format!("undecodable event: {reason}")),
+                Err(StoreError::Corrupt(reason)) => {
+                    return broken(position + 1, format!("undecodable event: {reason}"))
+                }
                 Err(error) => return Err(error),
             },
             Err(error) => return Err(error),
@@ -166,8 +168,8 @@ pub fn verify_all(
         let from = if full { None } else { mark.as_ref() };
         match verify_chain(storage, &tenant, from, None)? {
             Ok(report) => {
-                if let Some(broken) = mark.as_ref().map(|m| reaches_mark(storage, &tenant, &report, m)).transpose()? {
-                    if let Err(broken) = broken {
+                if let Some(mark) = &mark {
+                    if let Err(broken) = reaches_mark(storage, &tenant, &report, mark)? {
                         return Ok(Err(broken));
                     }
                 }
@@ -201,7 +203,10 @@ fn reaches_mark(
     if report.head.position < mark.position {
         return broken(
             report.head.position + 1,
-            format!("missing event: the log ends at {} but was verified up to {} earlier", report.head.position, mark.position),
+            format!(
+                "missing event: the log ends at {} but was verified up to {} earlier",
+                report.head.position, mark.position
+            ),
         );
     }
     match storage.event(tenant, mark.position)? {
