@@ -8,28 +8,41 @@ use std::sync::Arc;
 use actix_web::test;
 use libfuzzer_sys::fuzz_target;
 
+type AppService =
+    actix_service::boxed::BoxService<actix_http::Request, actix_web::dev::ServiceResponse, actix_web::Error>;
+
 struct Target {
     runtime: actix_web::rt::Runtime,
     routes: Vec<String>,
     token: String,
-    state: isms_api::ServerState,
+    /// Built once: building the app also builds the whole OpenAPI document.
+    service: AppService,
 }
 
 thread_local! {
-    // actix's runtime is tied to its thread; libFuzzer calls the target on one thread.
-    static TARGET: Target = build();
+    // actix's runtime is tied to its thread; libFuzzer calls the target on one thread. Leaked,
+    // so no destructor runs at exit (the runtime's would touch thread-locals already gone).
+    static TARGET: &'static Target = Box::leak(Box::new(build()));
 }
 
 fn build() -> Target {
     let runtime = actix_web::rt::Runtime::new().unwrap();
     let projections = Arc::new(isms_app::LiveProjections::new());
     let storage: Arc<dyn isms_store::Storage> = Arc::new(isms_store::MemoryStorage::new());
-    let store = isms_store::GroupCommitStore::start(storage, projections.clone(), Default::default()).unwrap();
+    let store = isms_store::GroupCommitStore::start(storage.clone(), projections.clone(), Default::default()).unwrap();
+    let store: Arc<dyn isms_store::EventStore> = Arc::new(store);
+    let signing_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    // As `isms::start` wires them: checkpoints live outside `isms_api::app`.
+    let checkpoints = actix_web::web::Data::from(Arc::new(isms_store::proofs::Checkpoints::new(
+        store.clone(),
+        storage,
+        signing_key.clone(),
+    )));
     let secret = b"fuzzing-secret-fuzzing-secret-32";
     let state = isms_api::ServerState {
-        ledger: actix_web::web::Data::new(isms_app::Ledger::new(Arc::new(store), projections)),
+        ledger: actix_web::web::Data::new(isms_app::Ledger::new(store, projections)),
         authenticator: actix_web::web::Data::new(isms_api::Authenticator::hs256(secret, "isms-local", "isms-ledger")),
-        checkpoint_key: actix_web::web::Data::new(ed25519_dalek::SigningKey::from_bytes(&[7; 32])),
+        checkpoint_key: actix_web::web::Data::new(signing_key),
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims = isms_api::Claims {
@@ -61,7 +74,10 @@ fn build() -> Target {
             routes.push(concrete);
         }
     }
-    Target { runtime, routes, token, state }
+    let service = runtime.block_on(async {
+        actix_service::boxed::service(test::init_service(isms_api::app(Some(state)).0.app_data(checkpoints)).await)
+    });
+    Target { runtime, routes, token, service }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -69,14 +85,13 @@ fuzz_target!(|data: &[u8]| {
     TARGET.with(|target| {
         let route = &target.routes[usize::from(selector) % target.routes.len()];
         target.runtime.block_on(async {
-            let app = test::init_service(isms_api::app(Some(target.state.clone())).0).await;
             let request = test::TestRequest::post()
                 .uri(route)
                 .insert_header(("Authorization", format!("Bearer {}", target.token)))
                 .insert_header(("Content-Type", "application/json"))
                 .set_payload(body.to_vec())
                 .to_request();
-            let response = test::call_service(&app, request).await;
+            let response = test::call_service(&target.service, request).await;
             assert!(
                 !response.status().is_server_error(),
                 "{route} answered {} to {:?}",
