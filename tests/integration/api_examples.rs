@@ -11,14 +11,14 @@ use serde_json::Value;
 
 use crate::support::{TestApp, ALL_SCOPES};
 
-struct Example {
-    title: String,
-    name: Option<String>,
-    expect: u16,
-    method: reqwest::Method,
-    url: String,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Example {
+    pub(crate) title: String,
+    pub(crate) name: Option<String>,
+    pub(crate) expect: u16,
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 /// Splits a file into request blocks: each starts at a `###` line; text before the first one
@@ -35,7 +35,7 @@ fn blocks(text: &str) -> Vec<Vec<&str>> {
     blocks
 }
 
-fn parse(file: &str, text: &str) -> Vec<Example> {
+pub(crate) fn parse(file: &str, text: &str) -> Vec<Example> {
     let mut examples = Vec::new();
     for block in blocks(text) {
         let title = block[0].trim_start_matches('#').trim().to_owned();
@@ -81,12 +81,12 @@ fn parse(file: &str, text: &str) -> Vec<Example> {
     examples
 }
 
-struct Recorded {
-    body: Value,
-    headers: reqwest::header::HeaderMap,
+pub(crate) struct Recorded {
+    pub(crate) body: Value,
+    pub(crate) headers: reqwest::header::HeaderMap,
 }
 
-fn substitute(
+pub(crate) fn substitute(
     text: &str,
     variables: &HashMap<&str, String>,
     recorded: &HashMap<String, Recorded>,
@@ -208,7 +208,7 @@ async fn api_examples_run_against_a_live_server() {
 /// Maps a concrete URL back to the OpenAPI path template it matches: a `{param}` segment
 /// matches any one segment; among several matches the one with the most literal segments wins
 /// (so `/controls/catalogs` would beat `/controls/{id}`).
-fn route_of(url: &str, base: &str, templates: &[String]) -> String {
+pub(crate) fn route_of(url: &str, base: &str, templates: &[String]) -> String {
     let path = url.trim_start_matches(base).split('?').next().unwrap_or("");
     let segments: Vec<&str> = path.split('/').collect();
     templates

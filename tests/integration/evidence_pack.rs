@@ -11,8 +11,11 @@ use crate::support::TestApp;
 const BIN: &str = env!("CARGO_BIN_EXE_isms");
 
 async fn download(app: &TestApp, token: &str, query: &str) -> Vec<u8> {
+    // A fresh connection: the pooled one may have idled past the server's keep-alive while the
+    // verify-pack runs went on, and reusing it races the server closing it (IncompleteMessage).
+    let client = reqwest::Client::new();
     let response =
-        app.client.get(format!("{}/api/v1/evidence-pack{query}", app.base)).bearer_auth(token).send().await.unwrap();
+        client.get(format!("{}/api/v1/evidence-pack{query}", app.base)).bearer_auth(token).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.headers()["content-type"], "application/gzip");
     let disposition = response.headers()["content-disposition"].to_str().unwrap().to_owned();

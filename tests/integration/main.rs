@@ -68,6 +68,12 @@ mod ticketing;
 mod erasure;
 
 // Section: reliability suite.
+mod crash;
+mod faults;
+mod hygiene;
+mod matrix;
+mod tamper;
+mod token_attacks;
 
 // Section: bitemporal facts and the audit trail.
 mod audit_trail;

@@ -52,3 +52,29 @@ fn every_operation_is_documented_for_client_generators() {
     }
     assert!(operation_ids.len() >= 23);
 }
+
+/// Every `$ref` in the document names a schema the document defines (schemathesis found the
+/// `Problem` schema of every error response missing).
+#[test]
+fn every_reference_resolves() {
+    fn references(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(reference) = map.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(reference.to_owned());
+                }
+                map.values().for_each(|v| references(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+            _ => {}
+        }
+    }
+    let document: serde_json::Value = serde_json::from_str(&isms_api::openapi_json()).unwrap();
+    let mut found = Vec::new();
+    references(&document, &mut found);
+    assert!(!found.is_empty());
+    for reference in found {
+        let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{reference}"));
+        assert!(document["components"]["schemas"].get(name).is_some(), "{reference} does not resolve");
+    }
+}

@@ -73,7 +73,12 @@ impl TestApp {
     }
 
     pub async fn spawn_with(dir: tempfile::TempDir, config: ServeConfig) -> Self {
-        let running = isms::start(&config).expect("service starts");
+        Self::spawn_with_seams(dir, config, isms::Seams::default()).await
+    }
+
+    /// With fault-injecting decorators around the storage or the projections.
+    pub async fn spawn_with_seams(dir: tempfile::TempDir, config: ServeConfig, seams: isms::Seams) -> Self {
+        let running = isms::start_with(&config, seams).expect("service starts");
         let (secret, _) = isms::secret::load_or_create(dir.path()).unwrap();
         let server = running.server.handle();
         let base = format!("http://{}", running.address);

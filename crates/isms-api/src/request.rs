@@ -222,6 +222,15 @@ impl<T: DeserializeOwned + 'static, const MAX_BYTES: usize> FromRequest for Comm
             }
             let bytes = read_body_limited(&request, payload, MAX_BYTES).await?;
             let value = serde_json::from_slice(&bytes).map_err(|e| json_error(&e))?;
+            // serde also fills a struct from a JSON array, by field order: `[]` was accepted as
+            // an empty command (found by `hygiene.rs`). Every command body is an object.
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(ApiError::unprocessable(
+                    "invalid_body",
+                    "the body does not match the schema: a command body is a JSON object",
+                    Vec::new(),
+                ));
+            }
             let mut hasher = Sha256::new();
             hasher.update(request.method().as_str().as_bytes());
             hasher.update(b" ");

@@ -91,6 +91,8 @@ impl Ledger {
         exists: impl Fn(&A) -> bool,
         decide: impl Fn(&A) -> Result<Vec<A::Event>, DomainError>,
     ) -> CommandResult<A> {
+        // A tenant whose read model missed an event takes no more commands (fail closed).
+        self.projections.tenant(&context.tenant)?;
         let stream = StreamRef::new(A::STREAM_TYPE, stream_id);
         let status = if creation == Creation::NewStream { 201 } else { 200 };
         let mut guard = InFlightGuard { ledger: self, key: None };
@@ -140,6 +142,8 @@ impl Ledger {
             };
             match self.store.append(request).await {
                 Ok(appended) => {
+                    // Durable, but if projecting it failed the command is not acknowledged.
+                    self.projections.tenant(&context.tenant)?;
                     let all: Vec<Envelope> = history.into_iter().chain(appended.envelopes).collect();
                     let entry = Entry::<A>::fold(&all)?.expect("a successful append leaves a non-empty stream");
                     return Ok(CommandOutcome { status, entry, replayed: false });

@@ -40,6 +40,7 @@ pub mod metrics;
 // Section: personal data erasure.
 
 // Section: reliability suite.
+pub mod faults;
 
 // Section: bitemporal facts and the audit trail.
 

@@ -38,6 +38,8 @@ const VERIFIED: u8 = b'V';
 const MERKLE_NODE: u8 = b'M';
 const MERKLE_SIZE: u8 = b'L';
 const CHECKPOINT: u8 = b'C';
+/// The verified marks' copy outside sled (see [`SledStorage::marks_file`]).
+const VERIFIED_MARKS_FILE: &str = "verified-marks.json";
 
 pub struct SledStorage {
     db: sled::Db,
@@ -147,6 +149,31 @@ impl SledStorage {
         self.db.open_tree(name).map_err(io)
     }
 
+    /// Verified marks are also kept in a file of their own beside sled's. sled's recovery treats
+    /// a checksum failure as the torn end of its log and silently drops everything after it
+    /// (found by `tamper.rs`: one flipped byte in `db` left a shorter log that verified). A mark
+    /// kept outside the log survives that, so the shortened chain is refused.
+    fn marks_file(&self) -> PathBuf {
+        self.path.join(VERIFIED_MARKS_FILE)
+    }
+
+    fn marks_outside(&self) -> Result<std::collections::BTreeMap<String, VerifiedMark>, StoreError> {
+        match std::fs::read(self.marks_file()) {
+            Ok(bytes) => decode("verified marks file", &bytes),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+            Err(error) => Err(io(error)),
+        }
+    }
+
+    fn write_marks_outside(&self, marks: &std::collections::BTreeMap<String, VerifiedMark>) -> Result<(), StoreError> {
+        let temporary = self.path.join(format!("{VERIFIED_MARKS_FILE}.tmp"));
+        let mut file = File::create(&temporary).map_err(io)?;
+        std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(marks).map_err(io)?).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&temporary, self.marks_file()).map_err(io)?;
+        File::open(&self.path).and_then(|d| d.sync_all()).map_err(io)
+    }
+
     fn make_durable(&self) -> Result<(), StoreError> {
         let mut durability = self.durability.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(earlier) = &durability.failed {
@@ -215,6 +242,16 @@ impl Storage for SledStorage {
 
     fn sync(&self) -> Result<(), StoreError> {
         self.make_durable()
+    }
+
+    fn abandon_unsynced(&self) {
+        let mut durability = self.durability.lock().unwrap_or_else(|p| p.into_inner());
+        durability.failed.get_or_insert_with(|| "the writer failed closed".to_owned());
+        // sled flushes everything it holds when its last handle is dropped, which would make
+        // refused commands durable on a graceful stop. Keeping one handle forever prevents
+        // that; the process must be restarted anyway, and the restart reads only what was
+        // synced before the failure.
+        std::mem::forget(self.db.clone());
     }
 
     fn stream_version(&self, tenant: &TenantId, stream: &StreamRef) -> Result<u64, StoreError> {
@@ -295,16 +332,22 @@ impl Storage for SledStorage {
     }
 
     fn verified_mark(&self, tenant: &TenantId) -> Result<Option<VerifiedMark>, StoreError> {
-        match self.db.get(Key::new(VERIFIED).part(tenant.as_str()).0).map_err(io)? {
-            Some(bytes) => Ok(Some(decode("verified mark", &bytes)?)),
-            None => Ok(None),
-        }
+        let inside = match self.db.get(Key::new(VERIFIED).part(tenant.as_str()).0).map_err(io)? {
+            Some(bytes) => Some(decode::<VerifiedMark>("verified mark", &bytes)?),
+            None => None,
+        };
+        let outside = self.marks_outside()?.remove(tenant.as_str());
+        // The furthest of the two: a mark lost with a truncated log is still known outside it.
+        Ok(inside.into_iter().chain(outside).max_by_key(|mark| mark.position))
     }
 
     fn set_verified_mark(&self, tenant: &TenantId, mark: &VerifiedMark) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(mark).map_err(io)?;
         self.db.insert(Key::new(VERIFIED).part(tenant.as_str()).0, bytes).map_err(io)?;
-        self.make_durable()
+        self.make_durable()?;
+        let mut marks = self.marks_outside()?;
+        marks.insert(tenant.as_str().to_owned(), mark.clone());
+        self.write_marks_outside(&marks)
     }
 
     fn merkle_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {

@@ -18,6 +18,10 @@ pub trait Storage: Send + Sync + 'static {
     fn write(&self, batch: &CommitBatch) -> Result<(), StoreError>;
     /// Makes every batch written so far durable (flush and fsync); returns only then.
     fn sync(&self) -> Result<(), StoreError>;
+    /// Called once when the writer fails closed: whatever was written since the last successful
+    /// [`Storage::sync`] was refused to its callers, so it must never become durable later
+    /// (say, when the backend flushes on a graceful stop).
+    fn abandon_unsynced(&self) {}
     fn stream_version(&self, tenant: &TenantId, stream: &StreamRef) -> Result<u64, StoreError>;
     /// Positions of the stream's events in version order.
     fn stream_positions(&self, tenant: &TenantId, stream: &StreamRef) -> Result<Vec<Position>, StoreError>;

@@ -150,13 +150,13 @@ impl GroupCommitStore {
                     if let Err(error) = self.storage.set_verified_mark(&tenant, &mark) {
                         // The mark's fsync shares the data file with the events: a failure
                         // here means unacknowledged groups may be lost too.
-                        fail_closed(&self.failure, &error);
+                        fail_closed(&self.failure, self.storage.as_ref(), &error);
                         return Err(error.to_string());
                     }
                 }
                 Ok(Err(broken)) => {
                     let reason = format!("the stored log changed under the running service: {broken}");
-                    fail_closed(&self.failure, &StoreError::Corrupt(reason.clone()));
+                    fail_closed(&self.failure, self.storage.as_ref(), &StoreError::Corrupt(reason.clone()));
                     return Err(reason);
                 }
                 Err(error) => return Err(error.to_string()),
@@ -302,10 +302,15 @@ fn failed(failure: &Failure) -> Option<String> {
     failure.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// Records the first storage failure; from then on nothing more is written or acknowledged.
-fn fail_closed(failure: &Failure, error: &StoreError) {
+/// Records the first storage failure; from then on nothing more is written or acknowledged,
+/// and nothing written but refused may become durable later.
+fn fail_closed(failure: &Failure, storage: &dyn Storage, error: &StoreError) {
     tracing::error!(error = %error, "event log write failed; the writer stops accepting writes");
-    failure.write().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| error.to_string());
+    let mut failure = failure.write().unwrap_or_else(|p| p.into_inner());
+    if failure.is_none() {
+        *failure = Some(error.to_string());
+        storage.abandon_unsynced();
+    }
 }
 
 fn refuse(staged: Staged, reason: &str) {
@@ -359,7 +364,7 @@ impl Syncer {
             if let Err(error) = synced {
                 // The disk may hold some of these groups or none: fail closed. A restart
                 // re-reads the truth and re-verifies the chain.
-                fail_closed(&self.failure, &error);
+                fail_closed(&self.failure, self.storage.as_ref(), &error);
                 groups.into_iter().for_each(|group| refuse(group, &error.to_string()));
                 continue;
             }
@@ -451,7 +456,7 @@ impl Writer {
         }
         let staged = Staged { batch, accepted, deferred };
         if let Err(error) = self.storage.write(&staged.batch) {
-            fail_closed(&self.failure, &error);
+            fail_closed(&self.failure, self.storage.as_ref(), &error);
             refuse(staged, &error.to_string());
             return None;
         }

@@ -131,8 +131,24 @@ fn run(steps: Vec<Step>) {
                 }
             }
         }
-        // After every step the store's log equals the model's, tenant by tenant.
+        // After every step the store's log equals the model's, tenant by tenant: the whole log,
+        // each stream in version order, the chain head, and which idempotency keys are taken.
         for tenant in 0..2u8 {
+            let log = model.log.get(&tenant).map_or(&[][..], Vec::as_slice);
+            let head = store.head(&tenant_id(tenant)).unwrap();
+            assert_eq!(head.position, log.len() as u64, "the head is the model's last position");
+            for stream in 0..3u8 {
+                let events = store.read_stream(&tenant_id(tenant), &StreamRef::new("risk", format!("s{stream}")), None);
+                let payloads: Vec<u64> = events.unwrap().iter().map(|e| e.data["n"].as_u64().unwrap()).collect();
+                let expected: Vec<u64> = log.iter().filter(|(s, _)| *s == stream).map(|(_, n)| *n).collect();
+                assert_eq!(payloads, expected, "stream s{stream} in version order");
+                let version = model.versions.get(&(tenant, stream)).copied().unwrap_or(0);
+                assert_eq!(payloads.len() as u64, version);
+            }
+            for key in 0..4u8 {
+                let record = store.idempotency(&tenant_id(tenant), "model", &format!("k{key}")).unwrap();
+                assert_eq!(record.is_some(), model.keys.contains(&(tenant, key)), "key k{key} taken as in the model");
+            }
             let stored: Vec<(u8, u64)> = store
                 .read_all(&tenant_id(tenant), 0, 10_000)
                 .unwrap()
@@ -145,8 +161,13 @@ fn run(steps: Vec<Step>) {
     store.shutdown();
 }
 
+/// 24 cases in CI; `PROPTEST_CASES=1000` for the long run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(24)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
     #[test]
     fn the_store_matches_a_simple_model(steps in proptest::collection::vec(step(), 1..40)) {
         run(steps);
