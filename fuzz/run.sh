@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# One build of every target first: they share their dependencies, and cargo links them in parallel.
+ASAN_OPTIONS=detect_leaks=0 cargo +nightly fuzz build -O
 for target in command_decoding event_decoding token_parsing evidence_pack; do
     echo "== fuzz $target for ${seconds}s"
     # Leak detection is off: the targets keep their app and runtime for the whole run on
