@@ -145,16 +145,7 @@ async fn api_examples_run_against_a_live_server() {
     files.sort();
     assert!(!files.is_empty(), "api/*.http examples exist");
     let app = TestApp::spawn().await;
-    let variables: HashMap<&str, String> = HashMap::from([
-        ("base", app.base.clone()),
-        ("token", app.token("alice", "acme", ALL_SCOPES)),
-        ("token_bob", app.token("bob", "acme", "isms:read isms:write")),
-        ("token_carol", app.token("carol", "acme", "isms:read isms:write audit:read")),
-        ("token_auditor", app.token("erin", "acme", "audit:read")),
-        // Section: HR provisioning and training integrations.
-        ("token_scim", app.token("okta-client-0oa1b2c3", "acme", "scim")),
-        ("token_integrations", app.token("lms-client-7", "acme", "integrations")),
-    ]);
+    let variables = example_variables(&app);
     let document: Value = serde_json::from_str(&isms_api::openapi_json()).unwrap();
     let templates: Vec<String> = document["paths"].as_object().unwrap().keys().cloned().collect();
     let mut covered = std::collections::HashSet::new();
@@ -208,6 +199,20 @@ async fn api_examples_run_against_a_live_server() {
 /// Maps a concrete URL back to the OpenAPI path template it matches: a `{param}` segment
 /// matches any one segment; among several matches the one with the most literal segments wins
 /// (so `/controls/catalogs` would beat `/controls/{id}`).
+/// The variables every `api/*.http` file may use: the base URL and the tokens of the table in
+/// `api/README.md` (all of tenant `acme`).
+pub(crate) fn example_variables(app: &TestApp) -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("base", app.base.clone()),
+        ("token", app.token("alice", "acme", ALL_SCOPES)),
+        ("token_bob", app.token("bob", "acme", "isms:read isms:write")),
+        ("token_carol", app.token("carol", "acme", "isms:read isms:write audit:read")),
+        ("token_auditor", app.token("erin", "acme", "audit:read")),
+        ("token_scim", app.token("okta-client-0oa1b2c3", "acme", "scim")),
+        ("token_integrations", app.token("lms-client-7", "acme", "integrations")),
+    ])
+}
+
 pub(crate) fn route_of(url: &str, base: &str, templates: &[String]) -> String {
     let path = url.trim_start_matches(base).split('?').next().unwrap_or("");
     let segments: Vec<&str> = path.split('/').collect();

@@ -67,6 +67,15 @@ impl TestApp {
         Self::spawn_in(tempfile::tempdir().unwrap()).await
     }
 
+    /// A server without the per-principal rate limit, for tests that replay hundreds of
+    /// requests from one token as fast as they can.
+    pub async fn spawn_unthrottled() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = serve_config(dir.path());
+        config.limits.rate_per_second = 0.0;
+        Self::spawn_with(dir, config).await
+    }
+
     pub async fn spawn_in(dir: tempfile::TempDir) -> Self {
         let config = serve_config(dir.path());
         Self::spawn_with(dir, config).await

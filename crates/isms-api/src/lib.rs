@@ -127,7 +127,7 @@ Commands append events; registers, histories and the audit trail are projections
     ),
     modifiers(&BearerSecurity),
     // Every problem response refers to it; found missing by tests/schemathesis.sh.
-    components(schemas(problem::Problem, problem::FieldProblem)),
+    components(schemas(problem::Problem, problem::FieldProblem, scim::ScimErrorBody)),
     tags(
         (name = "risks", description = "Risk and opportunity register (6.1.2, 6.1.3, 8.2, 8.3)"),
         (name = "risk-criteria", description = "Risk criteria (6.1.2 a)"),
