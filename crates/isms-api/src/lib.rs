@@ -276,6 +276,7 @@ pub fn app(
         .service(utoipa_actix_web::scope(scim::BASE_PATH).configure(scim::configure))
         .split_for_parts();
     auth::document_read_scope_alternatives(&mut document);
+    merge_flattened_bodies(&mut document);
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let cors = state.as_ref().map_or_else(|| limits::HttpLimits::default().cors(), |state| state.limits.limits.cors());
     let mut app = app
@@ -299,6 +300,46 @@ pub fn app(
     // (a CORS refusal, a 429, a timeout) and gives it a request id and the security headers.
     let app = app.wrap(from_fn(limits::handler_timeout)).wrap(from_fn(limits::rate_limit)).wrap(cors);
     (app.wrap(from_fn(request::request_context)), document)
+}
+
+/// A record that flattens a request body (`#[serde(flatten)]`) is documented by utoipa as
+/// `allOf: [Body, {the record's own fields}]`. Request bodies refuse unknown fields
+/// (`additionalProperties: false`), so no record could validate against that (schemathesis
+/// found it). Such a schema becomes one object with the properties of all its parts.
+fn merge_flattened_bodies(document: &mut OpenApiDocument) {
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(components) = document.components.as_mut() else { return };
+    let Ok(schemas) = serde_json::to_value(&components.schemas) else { return };
+    let Some(schemas) = schemas.as_object() else { return };
+    let resolve = |part: &serde_json::Value| -> Option<serde_json::Value> {
+        let name = part.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/")?;
+        schemas.get(name).cloned()
+    };
+    for (name, schema) in schemas {
+        let Some(parts) = schema.get("allOf").and_then(|p| p.as_array()) else { continue };
+        let referenced: Vec<serde_json::Value> = parts.iter().filter_map(resolve).collect();
+        if !referenced.iter().any(|r| r.get("additionalProperties") == Some(&serde_json::Value::Bool(false))) {
+            continue;
+        }
+        let mut properties = serde_json::Map::new();
+        let mut required = Vec::new();
+        for part in parts.iter().map(|p| resolve(p).unwrap_or_else(|| p.clone())) {
+            if let Some(own) = part.get("properties").and_then(|p| p.as_object()) {
+                properties.extend(own.clone());
+            }
+            required.extend(part.get("required").and_then(|r| r.as_array()).cloned().unwrap_or_default());
+        }
+        let mut merged = serde_json::json!({"type": "object", "properties": properties, "required": required});
+        if let Some(description) = schema.get("description") {
+            merged["description"] = description.clone();
+        }
+        match serde_json::from_value::<RefOr<Schema>>(merged) {
+            Ok(merged) => {
+                components.schemas.insert(name.clone(), merged);
+            }
+            Err(error) => tracing::warn!(schema = %name, %error, "a flattened record schema was left as it is"),
+        }
+    }
 }
 
 /// The OpenAPI document as served at `/openapi.json` and committed in `openapi/openapi.json`.
