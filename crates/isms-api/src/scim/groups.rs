@@ -1,20 +1,19 @@
 //! SCIM `Groups`: directory groups and their members (people), each group its own stream.
 
-use actix_web::http::StatusCode;
+use std::collections::BTreeMap;
+
 use actix_web::web::Bytes;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use isms_app::{AppError, CommandContext, Creation, Ledger, ReadPoint};
 use isms_domain::groups::{Group, GroupChange, GroupCreated};
 use isms_domain::values::{required_line, MAX_LINE};
-use isms_projections::Entry;
+use isms_projections::{Entry, Registers};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::filter::list_filter;
-use super::patch::apply_patch;
 use super::{
-    authorize, command_context, ensure_version, is_nothing_changed, json_body, location, resource_response, ListQuery,
-    ScimCommandErrors, ScimError, ScimListResponse, ScimPatchOp, ScimReadErrors, GROUP_SCHEMA,
+    authorized_context, created_response, is_nothing_changed, json_body, location, ok_response, patched, read,
+    resource_id, Resource, ScimCommandErrors, ScimError, ScimListResponse, ScimPatchOp, ScimReadErrors, GROUP_SCHEMA,
 };
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -25,30 +24,53 @@ fn invalid(detail: impl Into<String>) -> ScimError {
     ScimError::bad_request("invalidValue", detail)
 }
 
-fn group_json(request: &HttpRequest, entry: &Entry<Group>) -> Value {
-    let members: Vec<Value> = entry
-        .state
-        .members
-        .iter()
-        .map(|id| json!({"value": id, "$ref": location(request, "Users", &id.to_string()), "type": "User"}))
-        .collect();
-    let mut group = json!({
-        "schemas": [GROUP_SCHEMA],
-        "id": entry.id,
-        "displayName": entry.state.display_name,
-        "members": members,
-        "meta": {
-            "resourceType": "Group",
-            "created": entry.created_at,
-            "lastModified": entry.updated_at,
-            "location": location(request, "Groups", &entry.id),
-            "version": super::etag(entry.version),
-        },
-    });
-    if let Some(external_id) = &entry.state.external_id {
-        group["externalId"] = json!(external_id);
+impl Resource for Group {
+    const TYPE: &'static str = "Groups";
+    const NOUN: &'static str = "group";
+    const SCHEMA: &'static str = GROUP_SCHEMA;
+    const NAME_ATTRIBUTE: &'static str = "displayName";
+
+    fn register(registers: &Registers) -> &BTreeMap<Uuid, Entry<Self>> {
+        &registers.groups
     }
-    group
+
+    fn served(&self) -> bool {
+        self.exists()
+    }
+
+    fn name(&self) -> &str {
+        &self.display_name
+    }
+
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+
+    fn json(request: &HttpRequest, entry: &Entry<Self>) -> Value {
+        let members: Vec<Value> = entry
+            .state
+            .members
+            .iter()
+            .map(|id| json!({"value": id, "$ref": location(request, "Users", &id.to_string()), "type": "User"}))
+            .collect();
+        let mut group = json!({
+            "schemas": [GROUP_SCHEMA],
+            "id": entry.id,
+            "displayName": entry.state.display_name,
+            "members": members,
+            "meta": {
+                "resourceType": "Group",
+                "created": entry.created_at,
+                "lastModified": entry.updated_at,
+                "location": location(request, "Groups", &entry.id),
+                "version": super::etag(entry.version),
+            },
+        });
+        if let Some(external_id) = &entry.state.external_id {
+            group["externalId"] = json!(external_id);
+        }
+        group
+    }
 }
 
 /// `displayName` and the member ids of a group body, each member a user this server serves.
@@ -97,15 +119,6 @@ fn name_holder(
     Ok(holder)
 }
 
-fn group_id(raw: &str) -> Result<String, ScimError> {
-    Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| ScimError::not_found(format!("no group with id {raw}")))
-}
-
-fn read_group(ledger: &Ledger, context: &CommandContext, id: &str) -> Result<Entry<Group>, ScimError> {
-    let (entry, _) = ledger.record::<Group>(&context.tenant, id, ReadPoint::Latest)?;
-    entry.filter(|e| e.state.exists()).ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))
-}
-
 /// Create a group
 ///
 /// Emits `GroupCreated` with its members (users of this server). 409 `uniqueness` when another
@@ -131,8 +144,7 @@ pub async fn create_group(
     ledger: web::Data<Ledger>,
     bytes: Bytes,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let context = command_context(&request, &principal)?;
+    let context = authorized_context(&request)?;
     let body = json_body(&request, &bytes)?;
     let (display_name, members) = read_group_body(&ledger, &context, &body)?;
     let external_id = body.get("externalId").and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty());
@@ -144,8 +156,7 @@ pub async fn create_group(
             group.create(created.clone(), holder)
         })
         .await?;
-    let body = group_json(&request, &outcome.entry);
-    Ok(resource_response(StatusCode::CREATED, outcome.entry.version, &body, Some(location(&request, "Groups", &id))))
+    Ok(created_response(&request, &outcome.entry))
 }
 
 /// List groups
@@ -166,25 +177,7 @@ pub async fn create_group(
 )]
 #[get("/Groups")]
 pub async fn list_groups(request: HttpRequest, ledger: web::Data<Ledger>) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let query = ListQuery::parse(&request)?;
-    let filter = list_filter(query.filter.as_deref(), &["displayName", "externalId"], GROUP_SCHEMA)?;
-    let (entries, _) = ledger.with_registers(&principal.tenant, ReadPoint::Latest, |registers, _| {
-        registers
-            .groups
-            .values()
-            .filter(|g| g.state.exists())
-            .filter(|g| match &filter {
-                None => true,
-                Some((attribute, value)) if attribute == "displayName" => {
-                    g.state.display_name.eq_ignore_ascii_case(value)
-                }
-                Some((_, value)) => g.state.external_id.as_deref() == Some(value.as_str()),
-            })
-            .cloned()
-            .collect::<Vec<_>>()
-    })?;
-    Ok(query.page(entries.iter().map(|entry| group_json(&request, entry)).collect()))
+    super::list::<Group>(&request, &ledger)
 }
 
 /// Read a group
@@ -204,10 +197,7 @@ pub async fn get_group(
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let context = command_context(&request, &principal)?;
-    let entry = read_group(&ledger, &context, &group_id(&id)?)?;
-    Ok(resource_response(StatusCode::OK, entry.version, &group_json(&request, &entry), None))
+    super::get::<Group>(&request, &ledger, &id)
 }
 
 /// Patch a group: rename, add or remove members
@@ -233,14 +223,11 @@ pub async fn patch_group(
     id: web::Path<String>,
     bytes: Bytes,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let caller = command_context(&request, &principal)?;
-    let id = group_id(&id)?;
+    let caller = authorized_context(&request)?;
+    let id = resource_id::<Group>(&id)?;
     let body = json_body(&request, &bytes)?;
-    let current = read_group(&ledger, &caller, &id)?;
-    ensure_version(&caller, current.version)?;
-    let mut resource = group_json(&request, &current);
-    apply_patch(&mut resource, &body)?;
+    let current = read::<Group>(&ledger, &caller, &id)?;
+    let resource = patched(&request, &caller, &current, &body)?;
     let (display_name, members) = read_group_body(&ledger, &caller, &resource)?;
     let holder = name_holder(&ledger, &caller, &display_name, Some(current.uuid()))?;
     let changes = vec![GroupChange::Rename(display_name), GroupChange::ReplaceMembers(members)];
@@ -257,7 +244,7 @@ pub async fn patch_group(
         Err(error) if is_nothing_changed(&error) => current,
         Err(error) => return Err(error.into()),
     };
-    Ok(resource_response(StatusCode::OK, entry.version, &group_json(&request, &entry), None))
+    Ok(ok_response(&request, &entry))
 }
 
 /// Delete a group
@@ -278,10 +265,9 @@ pub async fn delete_group(
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let context = command_context(&request, &principal)?;
-    let id = group_id(&id)?;
-    read_group(&ledger, &context, &id)?;
+    let context = authorized_context(&request)?;
+    let id = resource_id::<Group>(&id)?;
+    read::<Group>(&ledger, &context, &id)?;
     match ledger.execute::<Group>(&context, &id, Creation::ExistingStream, Group::exists, Group::delete).await {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
         Err(AppError::NotFound(detail)) => Err(ScimError::not_found(detail)),

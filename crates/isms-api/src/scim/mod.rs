@@ -13,13 +13,17 @@ mod groups;
 mod patch;
 mod users;
 
+use std::collections::BTreeMap;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use isms_app::{AppError, CommandContext};
-use isms_domain::{Actor, DomainError, ErrorCode, ErrorKind};
+use isms_app::{AppError, CommandContext, Ledger, ReadPoint};
+use isms_domain::{Actor, Aggregate, DomainError, ErrorCode, ErrorKind};
+use isms_projections::{Entry, Registers};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoResponses, ToSchema};
+use uuid::Uuid;
 
 use crate::auth::{Principal, RequiredScope, ScimScope};
 use crate::problem::ApiError;
@@ -214,10 +218,16 @@ pub(crate) fn is_nothing_changed(error: &AppError) -> bool {
 }
 
 /// The caller, holding the `scim` scope.
-pub(crate) fn authorize(request: &HttpRequest) -> Result<Principal, ScimError> {
+fn authorize(request: &HttpRequest) -> Result<Principal, ScimError> {
     let principal = crate::auth::authenticate(request)?;
     crate::auth::require_scope(request, &principal, ScimScope::SCOPE)?;
     Ok(principal)
+}
+
+/// The command context of a caller holding the `scim` scope.
+pub(crate) fn authorized_context(request: &HttpRequest) -> Result<CommandContext, ScimError> {
+    let principal = authorize(request)?;
+    command_context(request, &principal)
 }
 
 /// The JSON body, sent as `application/scim+json` or `application/json`.
@@ -241,7 +251,7 @@ pub(crate) fn json_body(request: &HttpRequest, bytes: &[u8]) -> Result<Value, Sc
 
 /// The command context of a SCIM call: the provider's client id as actor, `source = scim`,
 /// and the version of `If-Match` (SCIM sends the weak ETag it was given: `W/"3"`).
-pub(crate) fn command_context(request: &HttpRequest, principal: &Principal) -> Result<CommandContext, ScimError> {
+fn command_context(request: &HttpRequest, principal: &Principal) -> Result<CommandContext, ScimError> {
     Ok(CommandContext {
         tenant: principal.tenant.clone(),
         actor: Actor { subject: principal.subject.clone(), is_admin: false },
@@ -268,7 +278,7 @@ fn if_match(request: &HttpRequest) -> Result<Option<u64>, ScimError> {
 }
 
 /// 412 when the caller sent `If-Match` for another version than `current`.
-pub(crate) fn ensure_version(context: &CommandContext, current: u64) -> Result<(), ScimError> {
+fn ensure_version(context: &CommandContext, current: u64) -> Result<(), ScimError> {
     match context.if_match {
         Some(expected) if expected != current => Err(ScimError::new(
             StatusCode::PRECONDITION_FAILED,
@@ -296,18 +306,103 @@ pub(crate) fn location(request: &HttpRequest, resource_type: &str, id: &str) -> 
 }
 
 /// A resource answer with its ETag.
-pub(crate) fn resource_response(
-    status: StatusCode,
-    version: u64,
-    body: &Value,
-    location: Option<String>,
-) -> HttpResponse {
+fn resource_response(status: StatusCode, version: u64, body: &Value, location: Option<String>) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::ETAG, etag(version)));
     if let Some(location) = location {
         response.insert_header((header::LOCATION, location));
     }
     response.content_type(MEDIA_TYPE).json(body)
+}
+
+/// What the Users and Groups routes share about their resource (how it is found, filtered
+/// and rendered), so that one function serves each step of their handlers.
+pub(crate) trait Resource: Aggregate + Clone {
+    /// The resource type as in paths and `Location` (`Users`).
+    const TYPE: &'static str;
+    /// The resource as messages name it (`user`).
+    const NOUN: &'static str;
+    const SCHEMA: &'static str;
+    /// The attribute a list filters on besides `externalId`.
+    const NAME_ATTRIBUTE: &'static str;
+    fn register(registers: &Registers) -> &BTreeMap<Uuid, Entry<Self>>;
+    /// Whether these routes serve the resource at all.
+    fn served(&self) -> bool;
+    /// The value of [`Resource::NAME_ATTRIBUTE`].
+    fn name(&self) -> &str;
+    fn external_id(&self) -> Option<&str>;
+    /// The SCIM representation.
+    fn json(request: &HttpRequest, entry: &Entry<Self>) -> Value;
+}
+
+/// 404 for a resource this server does not serve.
+pub(crate) fn no_such<R: Resource>(id: &str) -> ScimError {
+    ScimError::not_found(format!("no {} with id {id}", R::NOUN))
+}
+
+/// The path id as a stream id; anything not a UUID names no resource.
+pub(crate) fn resource_id<R: Resource>(raw: &str) -> Result<String, ScimError> {
+    Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| no_such::<R>(raw))
+}
+
+/// The resource as it stands, if served.
+pub(crate) fn read<R: Resource>(ledger: &Ledger, context: &CommandContext, id: &str) -> Result<Entry<R>, ScimError> {
+    let (entry, _) = ledger.record::<R>(&context.tenant, id, ReadPoint::Latest)?;
+    entry.filter(|e| e.state.served()).ok_or_else(|| no_such::<R>(id))
+}
+
+/// 200 with the resource and its ETag.
+pub(crate) fn ok_response<R: Resource>(request: &HttpRequest, entry: &Entry<R>) -> HttpResponse {
+    resource_response(StatusCode::OK, entry.version, &R::json(request, entry), None)
+}
+
+/// 201 with the new resource, its ETag and `Location`.
+pub(crate) fn created_response<R: Resource>(request: &HttpRequest, entry: &Entry<R>) -> HttpResponse {
+    let location = location(request, R::TYPE, &entry.id);
+    resource_response(StatusCode::CREATED, entry.version, &R::json(request, entry), Some(location))
+}
+
+/// A read of one resource by its path id.
+pub(crate) fn get<R: Resource>(request: &HttpRequest, ledger: &Ledger, id: &str) -> Result<HttpResponse, ScimError> {
+    let context = authorized_context(request)?;
+    let entry = read::<R>(ledger, &context, &resource_id::<R>(id)?)?;
+    Ok(ok_response(request, &entry))
+}
+
+/// A page of the served resources, filtered by `NAME_ATTRIBUTE` or `externalId`.
+pub(crate) fn list<R: Resource>(request: &HttpRequest, ledger: &Ledger) -> Result<HttpResponse, ScimError> {
+    let principal = authorize(request)?;
+    let query = ListQuery::parse(request)?;
+    let filter = filter::list_filter(query.filter.as_deref(), &[R::NAME_ATTRIBUTE, "externalId"], R::SCHEMA)?;
+    let (entries, _) = ledger.with_registers(&principal.tenant, ReadPoint::Latest, |registers, _| {
+        R::register(registers)
+            .values()
+            .filter(|e| e.state.served())
+            .filter(|e| match &filter {
+                None => true,
+                Some((attribute, value)) if attribute == R::NAME_ATTRIBUTE => {
+                    e.state.name().eq_ignore_ascii_case(value)
+                }
+                Some((_, value)) => e.state.external_id() == Some(value.as_str()),
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    })?;
+    Ok(query.page(entries.iter().map(|entry| R::json(request, entry)).collect()))
+}
+
+/// The representation of `current` with a PatchOp `body` applied; 412 when the caller's
+/// `If-Match` names another version.
+pub(crate) fn patched<R: Resource>(
+    request: &HttpRequest,
+    context: &CommandContext,
+    current: &Entry<R>,
+    body: &Value,
+) -> Result<Value, ScimError> {
+    ensure_version(context, current.version)?;
+    let mut resource = R::json(request, current);
+    patch::apply_patch(&mut resource, body)?;
+    Ok(resource)
 }
 
 /// `startIndex` (1-based) and `count` of a list (RFC 7644 3.4.2.4), with the filter.

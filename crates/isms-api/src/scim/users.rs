@@ -7,6 +7,8 @@
 //! `active` ↔ not left. `userName` and `externalId` cannot change once set (400
 //! `mutability`): the register has no rename, and a provider that renames a user is told so.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
@@ -16,16 +18,14 @@ use isms_domain::people::{Person, PersonJoined, PersonProfile, PersonStatus};
 use isms_domain::provisioning::DesiredPerson;
 use isms_domain::values::{required_line, MAX_LINE};
 use isms_domain::ErrorCode;
-use isms_projections::Entry;
+use isms_projections::{Entry, Registers};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::filter::list_filter;
-use super::patch::apply_patch;
 use super::{
-    authorize, boolean, command_context, ensure_version, is_nothing_changed, json_body, location, resource_response,
-    ListQuery, ScimCommandErrors, ScimError, ScimListResponse, ScimPatchOp, ScimReadErrors, ENTERPRISE_SCHEMA,
-    USER_SCHEMA,
+    authorized_context, boolean, created_response, is_nothing_changed, json_body, location, no_such, ok_response,
+    patched, read, resource_id, Resource, ScimCommandErrors, ScimError, ScimListResponse, ScimPatchOp, ScimReadErrors,
+    ENTERPRISE_SCHEMA, USER_SCHEMA,
 };
 use crate::access_removal::{plan_departure, settings};
 
@@ -122,75 +122,82 @@ fn primary_email(object: &Map<String, Value>) -> Result<Option<String>, ScimErro
     }
 }
 
-/// The SCIM representation of a person.
-fn user_json(request: &HttpRequest, entry: &Entry<Person>) -> Value {
-    let state = &entry.state;
-    let profile = state.profile.clone().unwrap_or_else(|| PersonProfile {
-        display_name: String::new(),
-        email: None,
-        department: String::new(),
-        role: String::new(),
-        manager_id: None,
-    });
-    let mut user = json!({
-        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
-        "id": entry.id,
-        "userName": state.user_name,
-        "displayName": profile.display_name,
-        "name": {"formatted": profile.display_name},
-        "active": state.status == PersonStatus::Active,
-        "meta": {
-            "resourceType": "User",
-            "created": entry.created_at,
-            "lastModified": entry.updated_at,
-            "location": location(request, "Users", &entry.id),
-            "version": super::etag(entry.version),
-        },
-    });
-    let mut extension = Map::new();
-    if !profile.department.is_empty() {
-        extension.insert("department".into(), json!(profile.department));
-    }
-    if let Some(manager) = profile.manager_id {
-        extension.insert(
-            "manager".into(),
-            json!({"value": manager, "$ref": location(request, "Users", &manager.to_string())}),
-        );
-    }
-    user[ENTERPRISE_SCHEMA] = Value::Object(extension);
-    if let Some(external_id) = &state.external_id {
-        user["externalId"] = json!(external_id);
-    }
-    if let Some(email) = &profile.email {
-        user["emails"] = json!([{"value": email, "type": "work", "primary": true}]);
-    }
-    if !profile.role.is_empty() {
-        user["title"] = json!(profile.role);
-    }
-    user
-}
+impl Resource for Person {
+    const TYPE: &'static str = "Users";
+    const NOUN: &'static str = "user";
+    const SCHEMA: &'static str = USER_SCHEMA;
+    const NAME_ATTRIBUTE: &'static str = "userName";
 
-/// A person the provisioning API serves: one that exists and was not deleted from the directory.
-fn served(entry: Option<Entry<Person>>, id: &str) -> Result<Entry<Person>, ScimError> {
-    entry
-        .filter(|e| e.state.exists() && e.state.deprovisioned_on.is_none())
-        .ok_or_else(|| ScimError::not_found(format!("no user with id {id}")))
-}
+    fn register(registers: &Registers) -> &BTreeMap<Uuid, Entry<Self>> {
+        &registers.people
+    }
 
-/// The path id as a stream id; anything not a UUID names no user.
-fn user_id(raw: &str) -> Result<String, ScimError> {
-    Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| ScimError::not_found(format!("no user with id {raw}")))
-}
+    /// A person that exists and was not deleted from the directory.
+    fn served(&self) -> bool {
+        self.exists() && self.deprovisioned_on.is_none()
+    }
 
-fn read_user(ledger: &Ledger, context: &CommandContext, id: &str) -> Result<Entry<Person>, ScimError> {
-    let (entry, _) = ledger.record::<Person>(&context.tenant, id, ReadPoint::Latest)?;
-    served(entry, id)
+    fn name(&self) -> &str {
+        &self.user_name
+    }
+
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+
+    /// The SCIM representation of a person.
+    fn json(request: &HttpRequest, entry: &Entry<Self>) -> Value {
+        let state = &entry.state;
+        let profile = state.profile.clone().unwrap_or_else(|| PersonProfile {
+            display_name: String::new(),
+            email: None,
+            department: String::new(),
+            role: String::new(),
+            manager_id: None,
+        });
+        let mut user = json!({
+            "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+            "id": entry.id,
+            "userName": state.user_name,
+            "displayName": profile.display_name,
+            "name": {"formatted": profile.display_name},
+            "active": state.status == PersonStatus::Active,
+            "meta": {
+                "resourceType": "User",
+                "created": entry.created_at,
+                "lastModified": entry.updated_at,
+                "location": location(request, "Users", &entry.id),
+                "version": super::etag(entry.version),
+            },
+        });
+        let mut extension = Map::new();
+        if !profile.department.is_empty() {
+            extension.insert("department".into(), json!(profile.department));
+        }
+        if let Some(manager) = profile.manager_id {
+            extension.insert(
+                "manager".into(),
+                json!({"value": manager, "$ref": location(request, "Users", &manager.to_string())}),
+            );
+        }
+        user[ENTERPRISE_SCHEMA] = Value::Object(extension);
+        if let Some(external_id) = &state.external_id {
+            user["externalId"] = json!(external_id);
+        }
+        if let Some(email) = &profile.email {
+            user["emails"] = json!([{"value": email, "type": "work", "primary": true}]);
+        }
+        if !profile.role.is_empty() {
+            user["title"] = json!(profile.role);
+        }
+        user
+    }
 }
 
 /// The manager must be a person the provider can see (400 `invalidValue` otherwise).
 fn ensure_manager(ledger: &Ledger, context: &CommandContext, input: &UserInput) -> Result<(), ScimError> {
     let Some(manager) = input.profile.manager_id else { return Ok(()) };
-    read_user(ledger, context, &manager.to_string())
+    read::<Person>(ledger, context, &manager.to_string())
         .map(|_| ())
         .map_err(|_| invalid(format!("manager {manager} is not a user of this server")))
 }
@@ -237,8 +244,7 @@ pub async fn create_user(
     ledger: web::Data<Ledger>,
     bytes: Bytes,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let context = command_context(&request, &principal)?;
+    let context = authorized_context(&request)?;
     let input = UserInput::parse(&json_body(&request, &bytes)?)?;
     ensure_manager(&ledger, &context, &input)?;
     let holder = holder(&ledger, &context, &input.user_name, None)?;
@@ -261,8 +267,7 @@ pub async fn create_user(
             Ok(events)
         })
         .await?;
-    let body = user_json(&request, &outcome.entry);
-    Ok(resource_response(StatusCode::CREATED, outcome.entry.version, &body, Some(location(&request, "Users", &id))))
+    Ok(created_response(&request, &outcome.entry))
 }
 
 /// List users
@@ -286,23 +291,7 @@ pub async fn create_user(
 )]
 #[get("/Users")]
 pub async fn list_users(request: HttpRequest, ledger: web::Data<Ledger>) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let query = ListQuery::parse(&request)?;
-    let filter = list_filter(query.filter.as_deref(), &["userName", "externalId"], USER_SCHEMA)?;
-    let (entries, _) = ledger.with_registers(&principal.tenant, ReadPoint::Latest, |registers, _| {
-        registers
-            .people
-            .values()
-            .filter(|e| e.state.exists() && e.state.deprovisioned_on.is_none())
-            .filter(|e| match &filter {
-                None => true,
-                Some((attribute, value)) if attribute == "userName" => e.state.user_name.eq_ignore_ascii_case(value),
-                Some((_, value)) => e.state.external_id.as_deref() == Some(value.as_str()),
-            })
-            .cloned()
-            .collect::<Vec<_>>()
-    })?;
-    Ok(query.page(entries.iter().map(|entry| user_json(&request, entry)).collect()))
+    super::list::<Person>(&request, &ledger)
 }
 
 /// Read a user
@@ -325,10 +314,7 @@ pub async fn get_user(
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let context = command_context(&request, &principal)?;
-    let entry = read_user(&ledger, &context, &user_id(&id)?)?;
-    Ok(resource_response(StatusCode::OK, entry.version, &user_json(&request, &entry), None))
+    super::get::<Person>(&request, &ledger, &id)
 }
 
 /// Brings a user to what the provider states: the mover, leaver or rejoiner events, none when
@@ -363,13 +349,13 @@ async fn reconcile(
         .await;
     let entry = match outcome {
         Ok(outcome) => outcome.entry,
-        Err(error) if is_nothing_changed(&error) => read_user(ledger, context, id)?,
+        Err(error) if is_nothing_changed(&error) => read::<Person>(ledger, context, id)?,
         Err(AppError::Domain(domain)) if domain.code == ErrorCode::PersonDeprovisioned => {
-            return Err(ScimError::not_found(format!("no user with id {id}")))
+            return Err(no_such::<Person>(id))
         }
         Err(error) => return Err(error.into()),
     };
-    Ok(resource_response(StatusCode::OK, entry.version, &user_json(request, &entry), None))
+    Ok(ok_response(request, &entry))
 }
 
 /// Replace a user (mover, leaver or re-activation)
@@ -406,11 +392,10 @@ pub async fn replace_user(
     id: web::Path<String>,
     bytes: Bytes,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let context = command_context(&request, &principal)?;
-    let id = user_id(&id)?;
+    let context = authorized_context(&request)?;
+    let id = resource_id::<Person>(&id)?;
     let input = UserInput::parse(&json_body(&request, &bytes)?)?;
-    let current = read_user(&ledger, &context, &id)?;
+    let current = read::<Person>(&ledger, &context, &id)?;
     reconcile(&request, &ledger, &context, &id, &current, input).await
 }
 
@@ -439,16 +424,12 @@ pub async fn patch_user(
     id: web::Path<String>,
     bytes: Bytes,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let caller = command_context(&request, &principal)?;
-    let id = user_id(&id)?;
+    let caller = authorized_context(&request)?;
+    let id = resource_id::<Person>(&id)?;
     let body = json_body(&request, &bytes)?;
     for _ in 0..PATCH_RETRIES {
-        let current = read_user(&ledger, &caller, &id)?;
-        ensure_version(&caller, current.version)?;
-        let mut resource = user_json(&request, &current);
-        apply_patch(&mut resource, &body)?;
-        let input = UserInput::parse(&resource)?;
+        let current = read::<Person>(&ledger, &caller, &id)?;
+        let input = UserInput::parse(&patched(&request, &caller, &current, &body)?)?;
         // The patch was applied to this version: a concurrent write must make it re-apply,
         // not overwrite what the other writer recorded.
         let context = CommandContext { if_match: Some(current.version), ..caller.clone() };
@@ -480,16 +461,15 @@ pub async fn delete_user(
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
-    let principal = authorize(&request)?;
-    let context = command_context(&request, &principal)?;
-    let id = user_id(&id)?;
+    let context = authorized_context(&request)?;
+    let id = resource_id::<Person>(&id)?;
     let (entry, _) = ledger.record::<Person>(&context.tenant, &id, ReadPoint::Latest)?;
     match entry {
         Some(entry) if entry.state.exists() && entry.state.deprovisioned_on.is_some() => {
             return Ok(HttpResponse::NoContent().finish())
         }
         Some(entry) if entry.state.exists() => {}
-        _ => return Err(ScimError::not_found(format!("no user with id {id}"))),
+        _ => return Err(no_such::<Person>(&id)),
     }
     let today = Utc::now().date_naive();
     let plan = plan_departure(&ledger, &context.tenant, &id, today, &settings(&request))?;
