@@ -46,6 +46,10 @@ pub struct SledStorage {
     /// Everything durability needs, behind one lock so flush and fsync run as one step.
     durability: Mutex<Durability>,
     path: PathBuf,
+    /// Held across the read, change and rename of the verified-marks file: the background
+    /// verifier and the final verification at stop may set marks at the same time, and a
+    /// lost or interleaved update would refuse the next start.
+    marks_file_lock: Mutex<()>,
 }
 
 /// sled's `flush` ends in `sync_file_range`, which does not flush the device cache, and sled
@@ -136,7 +140,7 @@ impl SledStorage {
         // New files were created: make their directory entries durable too.
         File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
         let durability = Durability { data_file, synced_blobs: Default::default(), failed: None };
-        Ok(Self { db, durability: Mutex::new(durability), path: dir.to_owned() })
+        Ok(Self { db, durability: Mutex::new(durability), path: dir.to_owned(), marks_file_lock: Mutex::new(()) })
     }
 
     pub fn path(&self) -> &Path {
@@ -345,6 +349,7 @@ impl Storage for SledStorage {
         let bytes = serde_json::to_vec(mark).map_err(io)?;
         self.db.insert(Key::new(VERIFIED).part(tenant.as_str()).0, bytes).map_err(io)?;
         self.make_durable()?;
+        let _only_writer = self.marks_file_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut marks = self.marks_outside()?;
         marks.insert(tenant.as_str().to_owned(), mark.clone());
         self.write_marks_outside(&marks)
