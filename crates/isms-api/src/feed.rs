@@ -152,6 +152,19 @@ pub struct StreamQuery {
     pub event_type: Option<String>,
 }
 
+/// One Server-Sent Event of the live stream, as its fields (each event on the wire is the
+/// lines `id:`, `event:`, `data:` and a blank line; heartbeats are comment lines).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Documents the wire format; the stream writes the lines directly.
+pub struct StreamEvent {
+    /// The event's position: send it back in `Last-Event-ID` to resume.
+    id: String,
+    /// The CloudEvents `type`, e.g. `isms.risk.assessed.v1`.
+    event: String,
+    /// The CloudEvent as JSON, the same as the feed's item.
+    data: String,
+}
+
 /// Stream events live (Server-Sent Events)
 ///
 /// Every durable event after the starting point, then each new one as soon as it is durable:
@@ -163,7 +176,7 @@ pub struct StreamQuery {
     tag = "events", operation_id = "stream_events",
     params(StreamQuery, ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this position (wins over `after`)")),
     responses((status = 200, description = "An endless text/event-stream", content(
-        (String = "text/event-stream", example = "id: 2\nevent: isms.risk.assessed.v1\ndata: {\"specversion\":\"1.0\",\"id\":\"...\",\"position\":2}\n\n")
+        (StreamEvent = "text/event-stream", example = "id: 2\nevent: isms.risk.assessed.v1\ndata: {\"specversion\":\"1.0\",\"id\":\"...\",\"position\":2}\n\n")
     )), ReadProblems),
     security(("bearer" = ["audit:read"]), ("bearer" = ["integrations"]))
 )]
