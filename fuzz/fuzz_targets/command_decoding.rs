@@ -43,6 +43,14 @@ fn build() -> Target {
         ledger: actix_web::web::Data::new(isms_app::Ledger::new(store, projections)),
         authenticator: actix_web::web::Data::new(isms_api::Authenticator::hs256(secret, "isms-local", "isms-ledger")),
         checkpoint_key: actix_web::web::Data::new(signing_key),
+        access_removal: actix_web::web::Data::new(Default::default()),
+        ticketing: actix_web::web::Data::new(Default::default()),
+        // libFuzzer sends as fast as it can from one token: no rate limit.
+        limits: actix_web::web::Data::new(isms_api::limits::Limiter::new(isms_api::limits::HttpLimits {
+            rate_per_second: 0.0,
+            ..Default::default()
+        })),
+        telemetry: actix_web::web::Data::new(Default::default()),
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims = isms_api::Claims {
