@@ -3,12 +3,10 @@
 //! present for every 401 and 403, with who, route and reason, never with the token.
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{mint, TestApp};
+use crate::support::{mint, serve_binary_with_json_logs, TestApp};
 
 /// One sample: metric name, labels, value.
 #[derive(Debug, Clone)]
@@ -241,8 +239,6 @@ async fn the_request_id_is_echoed_or_generated_on_every_response() {
     assert!(metrics.headers().contains_key("x-request-id"), "also outside the API");
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_isms");
-
 fn claims(sub: &str, scope: &str, audience: &str, expires_in: i64) -> isms_api::Claims {
     let now = chrono::Utc::now().timestamp();
     isms_api::Claims {
@@ -261,25 +257,9 @@ fn claims(sub: &str, scope: &str, audience: &str, expires_in: i64) -> isms_api::
 async fn every_auth_failure_writes_a_security_line_without_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let (secret, _) = isms::secret::load_or_create(dir.path()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let log_path = dir.path().join("server.log");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data-dir"])
-        .arg(dir.path())
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--workers", "1"])
-        .env("ISMS_LOG_FORMAT", "json")
-        .env("ISMS_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut child, base) = serve_binary_with_json_logs(dir.path(), &log_path, &[]).await;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(Instant::now() < deadline, "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 
     let expired =
         isms_api::mint_hs256(&secret, &claims("mallory", "isms:read", isms::DEFAULT_AUDIENCE, -3600)).unwrap();

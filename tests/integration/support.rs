@@ -190,3 +190,33 @@ pub fn mint(secret: &[u8], sub: &str, tenant: &str, scope: &str) -> String {
     };
     isms_api::mint_hs256(secret, &claims).unwrap()
 }
+
+/// Starts the real binary on `data_dir` at a free loopback port, with JSON logs written to
+/// `log_path` and the extra environment `env`, and returns it with its base URL once
+/// `/readyz` answers.
+pub async fn serve_binary_with_json_logs(
+    data_dir: &std::path::Path,
+    log_path: &std::path::Path,
+    env: &[(&str, String)],
+) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_isms"))
+        .args(["serve", "--data-dir"])
+        .arg(data_dir)
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--workers", "1"])
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+        .env("ISMS_LOG_FORMAT", "json")
+        .env("ISMS_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(std::time::Instant::now() < deadline, "server did not become ready");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    (child, base)
+}

@@ -3,14 +3,11 @@
 //! every forged, stale, mistyped or self-keyed token is a 401, and each refusal is logged as an
 //! authentication failure without the token's text.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_isms");
+use crate::support::serve_binary_with_json_logs;
 
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures")).join(name)
@@ -59,25 +56,9 @@ fn without(field: &str) -> Value {
 async fn every_attack_token_is_a_logged_401_against_the_real_binary() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("server.log");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--workers", "1"])
-        .env("ISMS_JWT_JWKS_FILE", fixture("jwks.json"))
-        .env("ISMS_LOG_FORMAT", "json")
-        .env("ISMS_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let jwks = [("ISMS_JWT_JWKS_FILE", fixture("jwks.json").display().to_string())];
+    let (mut child, base) = serve_binary_with_json_logs(&dir.path().join("data"), &log_path, &jwks).await;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(Instant::now() < deadline, "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 
     let es256_public_pem = std::fs::read(fixture("es256-public.pem")).unwrap();
     let jwks: Value = serde_json::from_slice(&std::fs::read(fixture("jwks.json")).unwrap()).unwrap();
