@@ -16,15 +16,25 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(changes);
 }
 
+/// An RFC 3339 instant or a log position (digits, within `int64`), as `parse_point` reads them.
+fn read_point_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let instant =
+        ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
+    let position = ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{1,18}$"));
+    AnyOfBuilder::new().item(instant).item(position).build().into()
+}
+
 /// The two points to compare and the register to limit the comparison to.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     /// The earlier point: an RFC 3339 instant (the state after every event recorded at or
     /// before it, like `as_of`) or a log position (an integer, like `as_of_position`).
-    #[param(example = "2026-03-31T23:59:59Z")]
+    #[param(example = "2026-03-31T23:59:59Z", schema_with = read_point_schema)]
     pub from: String,
     /// The later point, in the same forms; the latest state when absent.
+    #[param(schema_with = read_point_schema)]
     pub to: Option<String>,
     /// Only this register, by its collection name (`risks`, `soa`, `scope`, `context-issues`, ...).
     pub register: Option<String>,

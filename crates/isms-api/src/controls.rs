@@ -20,6 +20,15 @@ fn catalog_schema() -> utoipa::openapi::schema::Object {
     isms_projections::views::string_enum(CatalogId::NAMES)
 }
 
+/// Every theme of either catalog: the 2022 themes and the 2013 clauses with and without `A.`;
+/// which of them applies depends on `catalog`.
+fn theme_schema() -> utoipa::openapi::schema::Object {
+    let clauses = ISO27001_2013_CLAUSES.iter().map(|c| c.id);
+    let bare_clauses = ISO27001_2013_CLAUSES.iter().map(|c| c.id.trim_start_matches("A."));
+    let names: Vec<&str> = Theme::NAMES.iter().copied().chain(clauses).chain(bare_clauses).collect();
+    isms_projections::views::string_enum(&names)
+}
+
 /// Which catalog to read.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -35,6 +44,7 @@ pub struct CatalogQuery {
 pub struct ControlFilter {
     /// 2022: `organizational`, `people`, `physical` or `technological`; 2013: a clause such as
     /// `A.9` (the prefix may be left out).
+    #[param(schema_with = theme_schema)]
     pub theme: Option<String>,
 }
 

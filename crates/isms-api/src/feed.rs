@@ -67,7 +67,8 @@ fn feed_params(request: &HttpRequest) -> Result<FeedParams, ApiError> {
     for (name, value) in &pairs {
         match name.as_str() {
             "after" => {
-                params.after = value.parse().map_err(|_| invalid(format!("after must be a position, not '{value}'")))?
+                params.after =
+                    parse_position(value).ok_or_else(|| invalid(format!("after must be a position, not '{value}'")))?
             }
             "limit" => {
                 params.limit =
@@ -79,6 +80,12 @@ fn feed_params(request: &HttpRequest) -> Result<FeedParams, ApiError> {
     }
     params.types = TypeFilter::new(types);
     Ok(params)
+}
+
+/// A log position as the document types it (`int64`, at least 0), so a client generated from
+/// the document can hold every position the server accepts or sends.
+fn parse_position(text: &str) -> Option<Position> {
+    text.parse::<i64>().ok().and_then(|position| Position::try_from(position).ok())
 }
 
 fn cloud_events<'a>(
@@ -189,7 +196,7 @@ pub async fn event_stream(
 ) -> Result<HttpResponse, ApiError> {
     let params = feed_params(&request)?;
     let after = match request.headers().get("last-event-id") {
-        Some(value) => value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
+        Some(value) => value.to_str().ok().and_then(|v| parse_position(v.trim())).ok_or_else(|| {
             ApiError::bad_request("invalid_last_event_id", "Last-Event-ID must be a position this stream sent")
         })?,
         None => params.after,

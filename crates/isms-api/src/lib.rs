@@ -2,6 +2,7 @@
 //! document cannot drift from what is served.
 #![forbid(unsafe_code)]
 
+mod allowed_methods;
 pub mod auth;
 mod context;
 mod fields;
@@ -277,7 +278,9 @@ pub fn app(
         .split_for_parts();
     auth::document_read_scope_alternatives(&mut document);
     merge_flattened_bodies(&mut document);
+    state_shared_parameter_rules(&mut document);
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let allowed_methods = web::Data::new(allowed_methods::AllowedMethods::from_document(&document));
     let cors = state.as_ref().map_or_else(|| limits::HttpLimits::default().cors(), |state| state.limits.limits.cors());
     let mut app = app
         .app_data(web::PayloadConfig::new(request::MAX_BODY_BYTES))
@@ -288,6 +291,7 @@ pub fn app(
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(telemetry::metrics))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+        .app_data(allowed_methods)
         .default_service(web::to(not_found));
     if let Some(state) = state {
         app = app.app_data(state.ledger).app_data(state.authenticator).app_data(state.checkpoint_key);
@@ -342,6 +346,32 @@ fn merge_flattened_bodies(document: &mut OpenApiDocument) {
     }
 }
 
+/// The headers and query parameters every command or list shares are declared operation by
+/// operation (utoipa's inline parameters cannot refer to one definition), so the rules their
+/// parsers enforce are stated here, once, on every occurrence.
+fn state_shared_parameter_rules(document: &mut OpenApiDocument) {
+    use utoipa::openapi::path::ParameterIn;
+    let rules = [
+        (ParameterIn::Header, "If-Match", serde_json::json!({"type": "string", "pattern": request::IF_MATCH_PATTERN})),
+        (
+            ParameterIn::Header,
+            "Idempotency-Key",
+            serde_json::json!({"type": "string", "pattern": request::IDEMPOTENCY_KEY_PATTERN}),
+        ),
+        (ParameterIn::Query, "limit", serde_json::json!({"type": "integer", "minimum": 1})),
+        (ParameterIn::Query, "cursor", serde_json::json!({"type": "string", "pattern": request::CURSOR_PATTERN})),
+    ];
+    let operations = document.paths.paths.values_mut().flat_map(|item| {
+        [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+    });
+    for parameter in operations.flat_map(|operation| operation.parameters.iter_mut().flatten()) {
+        let rule = rules.iter().find(|(place, name, _)| *place == parameter.parameter_in && *name == parameter.name);
+        if let Some((_, _, schema)) = rule {
+            parameter.schema = serde_json::from_value(schema.clone()).ok();
+        }
+    }
+}
+
 /// The OpenAPI document as served at `/openapi.json` and committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
     let (_, document) = app(None);
@@ -374,6 +404,14 @@ async fn readyz(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     }
 }
 
+/// What no route answered: 405 with `Allow` for a documented path asked with another method,
+/// else 404.
 async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!("no route for {} {}", request.method(), request.path())))
+    let allow = request
+        .app_data::<web::Data<allowed_methods::AllowedMethods>>()
+        .and_then(|allowed| allowed.allow(request.path()));
+    Err(match allow {
+        Some(allow) => ApiError::MethodNotAllowed { method: request.method().to_string(), allow },
+        None => ApiError::not_found(format!("no route for {} {}", request.method(), request.path())),
+    })
 }

@@ -55,6 +55,10 @@ pub enum ApiError {
     PreconditionFailed(String, u64),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A documented path asked with a method it does not answer; the methods it does answer go
+    /// into `Allow` (RFC 9110 section 15.5.6).
+    #[error("{method} is not allowed here")]
+    MethodNotAllowed { method: String, allow: String },
 }
 
 impl ApiError {
@@ -99,6 +103,13 @@ impl ApiError {
                 Vec::new(),
                 None,
             ),
+            Self::MethodNotAllowed { method, allow } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed here; this path answers {allow}"),
+                Vec::new(),
+                None,
+            ),
             Self::PreconditionFailed(detail, current) => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed", detail.clone(), Vec::new(), Some(*current))
             }
@@ -131,6 +142,9 @@ impl ApiError {
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"isms-ledger\", error=\"invalid_token\""));
         }
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, allow.as_str()));
+        }
         response.json(problem)
     }
 }
@@ -141,6 +155,7 @@ impl ResponseError for ApiError {
             Self::Status { status, .. } => *status,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::PreconditionFailed(..) => StatusCode::PRECONDITION_FAILED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -242,6 +242,16 @@ impl<T: DeserializeOwned + 'static, const MAX_BYTES: usize> FromRequest for Comm
     }
 }
 
+/// What `parse_guards` accepts in `If-Match`: `*` or a version as a strong ETag (at most 19
+/// digits, so every such version fits the `u64` it is parsed into).
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|"[0-9]{1,19}")$"#;
+/// What `parse_guards` accepts in `Idempotency-Key`: 1 to 255 visible ASCII characters, which
+/// may be quoted (the key is a structured-field string in the IETF draft); the quotes around
+/// it are not part of the key.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = r#"^"*([!#-~]|[!#-~][!-~]{0,253}[!#-~])"*$"#;
+/// The alphabet of the opaque cursors `encode_cursor` writes (unpadded base64url).
+pub const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]+$";
+
 /// `If-Match` and `Idempotency-Key`, validated.
 pub struct CommandGuards {
     pub if_match: Option<u64>,
@@ -260,6 +270,7 @@ fn parse_guards(request: &HttpRequest) -> Result<CommandGuards, ApiError> {
                 let version = text
                     .strip_prefix('"')
                     .and_then(|t| t.strip_suffix('"'))
+                    .filter(|t| (1..=19).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
                     .and_then(|t| t.parse::<u64>().ok())
                     .ok_or_else(|| {
                         ApiError::bad_request(

@@ -181,6 +181,9 @@ impl From<ApiError> for ScimError {
             }
             ApiError::Unauthorized(_) => Self::new(StatusCode::UNAUTHORIZED, None, "a valid bearer token is required"),
             ApiError::PreconditionFailed(detail, _) => Self::new(StatusCode::PRECONDITION_FAILED, None, detail),
+            error @ ApiError::MethodNotAllowed { .. } => {
+                Self::new(StatusCode::METHOD_NOT_ALLOWED, None, error.to_string())
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "SCIM request failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "the server could not complete the request")
