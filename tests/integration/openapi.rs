@@ -78,3 +78,43 @@ fn every_reference_resolves() {
         assert!(document["components"]["schemas"].get(name).is_some(), "{reference} does not resolve");
     }
 }
+
+/// utoipa keys component schemas by the Rust type's name and silently keeps the last of two
+/// types with the same name, so one operation would be documented with the other's body
+/// (schemathesis found `POST /audits` documented with the stage-audit plan).
+#[test]
+fn no_two_schema_types_share_a_name() {
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("a source directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    rust_files(&crates, &mut files);
+    let mut owners: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for file in files.iter().filter(|f| f.components().any(|c| c.as_os_str() == "src")) {
+        let text = std::fs::read_to_string(file).expect("a readable source file");
+        let mut deriving_schema = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") && line.contains("ToSchema") {
+                deriving_schema = true;
+            } else if deriving_schema && line.starts_with("#[schema(as =") {
+                deriving_schema = false;
+            } else if deriving_schema && (line.starts_with("pub struct ") || line.starts_with("pub enum ")) {
+                let name = line.split_whitespace().nth(2).unwrap_or_default();
+                let name = name.split(['<', '{', '(', ';']).next().unwrap_or_default().to_owned();
+                owners.entry(name).or_default().push(file.display().to_string());
+                deriving_schema = false;
+            }
+        }
+    }
+    assert!(owners.len() > 100, "the scan found the schema types ({} found)", owners.len());
+    let shared: Vec<_> = owners.iter().filter(|(_, files)| files.len() > 1).collect();
+    assert!(shared.is_empty(), "schema names used by more than one type: {shared:?}");
+}

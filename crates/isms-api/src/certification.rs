@@ -78,7 +78,7 @@ pub struct GapDiagnosisRequest {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"planned_on": "2026-01-20"}))]
-pub struct PlanAuditRequest {
+pub struct PlanStageAuditRequest {
     pub planned_on: NaiveDate,
 }
 
@@ -293,7 +293,7 @@ pub async fn record_gap_diagnosis(
     params(("id" = Uuid, Path, description = "Certification cycle id"),
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
-    request_body = PlanAuditRequest,
+    request_body = PlanStageAuditRequest,
     responses((status = 200, description = "Stage 1 audit planned", body = CertificationCycleRecord,
         headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
@@ -304,7 +304,7 @@ pub async fn plan_stage1_audit(
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
     guards: CommandGuards,
-    body: CommandBody<PlanAuditRequest>,
+    body: CommandBody<PlanStageAuditRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let context = command_context(&auth.principal, &guards, &body);
     let planned_on = body.value.planned_on;
@@ -352,7 +352,7 @@ pub async fn complete_stage1_audit(
     params(("id" = Uuid, Path, description = "Certification cycle id"),
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
-    request_body = PlanAuditRequest,
+    request_body = PlanStageAuditRequest,
     responses((status = 200, description = "Stage 2 audit planned", body = CertificationCycleRecord,
         headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
@@ -363,7 +363,7 @@ pub async fn plan_stage2_audit(
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
     guards: CommandGuards,
-    body: CommandBody<PlanAuditRequest>,
+    body: CommandBody<PlanStageAuditRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let context = command_context(&auth.principal, &guards, &body);
     let planned_on = body.value.planned_on;

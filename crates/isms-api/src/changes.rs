@@ -25,18 +25,27 @@ fn read_point_schema() -> utoipa::openapi::Schema {
     AnyOfBuilder::new().item(instant).item(position).build().into()
 }
 
+fn register_schema() -> utoipa::openapi::schema::Object {
+    let names: Vec<&str> = REGISTERS.iter().map(|kind| kind.name).collect();
+    isms_projections::views::string_enum(&names)
+}
+
+crate::param_schemas::param_schema!(PointInLog, read_point_schema);
+crate::param_schemas::param_schema!(RegisterName, register_schema);
+
 /// The two points to compare and the register to limit the comparison to.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     /// The earlier point: an RFC 3339 instant (the state after every event recorded at or
     /// before it, like `as_of`) or a log position (an integer, like `as_of_position`).
-    #[param(example = "2026-03-31T23:59:59Z", schema_with = read_point_schema)]
+    #[param(example = "2026-03-31T23:59:59Z", inline, value_type = PointInLog)]
     pub from: String,
     /// The later point, in the same forms; the latest state when absent.
-    #[param(schema_with = read_point_schema)]
+    #[param(inline, value_type = Option<PointInLog>)]
     pub to: Option<String>,
     /// Only this register, by its collection name (`risks`, `soa`, `scope`, `context-issues`, ...).
+    #[param(inline, value_type = Option<RegisterName>)]
     pub register: Option<String>,
 }
 

@@ -29,12 +29,15 @@ fn theme_schema() -> utoipa::openapi::schema::Object {
     isms_projections::views::string_enum(&names)
 }
 
+crate::param_schemas::param_schema!(ThemeName, theme_schema);
+crate::param_schemas::param_schema!(CatalogName, catalog_schema);
+
 /// Which catalog to read.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CatalogQuery {
     /// `iso27001-2022` (default) or `iso27001-2013`.
-    #[param(schema_with = catalog_schema)]
+    #[param(inline, value_type = Option<CatalogName>)]
     pub catalog: Option<String>,
 }
 
@@ -44,7 +47,7 @@ pub struct CatalogQuery {
 pub struct ControlFilter {
     /// 2022: `organizational`, `people`, `physical` or `technological`; 2013: a clause such as
     /// `A.9` (the prefix may be left out).
-    #[param(schema_with = theme_schema)]
+    #[param(inline, value_type = Option<ThemeName>)]
     pub theme: Option<String>,
 }
 

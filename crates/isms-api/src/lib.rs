@@ -8,6 +8,7 @@ mod context;
 mod fields;
 mod log;
 mod nonconformities;
+mod param_schemas;
 pub mod problem;
 mod register;
 pub mod request;
@@ -350,26 +351,49 @@ fn merge_flattened_bodies(document: &mut OpenApiDocument) {
 /// operation (utoipa's inline parameters cannot refer to one definition), so the rules their
 /// parsers enforce are stated here, once, on every occurrence.
 fn state_shared_parameter_rules(document: &mut OpenApiDocument) {
-    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::path::ParameterIn::{Header, Query};
+    let pattern = |pattern: &str| serde_json::json!({"type": "string", "pattern": pattern});
+    // (path prefix, where, name, schema): SCIM has its own ETags (weak ones) and paging.
     let rules = [
-        (ParameterIn::Header, "If-Match", serde_json::json!({"type": "string", "pattern": request::IF_MATCH_PATTERN})),
+        ("/api/v1/", Header, "If-Match", pattern(request::IF_MATCH_PATTERN)),
+        ("/api/v1/", Header, "Idempotency-Key", pattern(request::IDEMPOTENCY_KEY_PATTERN)),
         (
-            ParameterIn::Header,
-            "Idempotency-Key",
-            serde_json::json!({"type": "string", "pattern": request::IDEMPOTENCY_KEY_PATTERN}),
+            "/api/v1/",
+            Query,
+            "limit",
+            serde_json::json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": request::MAX_LIMIT_PARAMETER}),
         ),
-        (ParameterIn::Query, "limit", serde_json::json!({"type": "integer", "minimum": 1})),
-        (ParameterIn::Query, "cursor", serde_json::json!({"type": "string", "pattern": request::CURSOR_PATTERN})),
+        ("/api/v1/", Query, "cursor", pattern(request::CURSOR_PATTERN)),
+        (scim::BASE_PATH, Header, "If-Match", pattern(scim::IF_MATCH_PATTERN)),
     ];
-    let operations = document.paths.paths.values_mut().flat_map(|item| {
-        [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
-    });
-    for parameter in operations.flat_map(|operation| operation.parameters.iter_mut().flatten()) {
-        let rule = rules.iter().find(|(place, name, _)| *place == parameter.parameter_in && *name == parameter.name);
-        if let Some((_, _, schema)) = rule {
-            parameter.schema = serde_json::from_value(schema.clone()).ok();
+    for (path, item) in &mut document.paths.paths {
+        let operations =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
+        for parameter in operations.flat_map(|operation| operation.parameters.iter_mut().flatten()) {
+            let rule = rules.iter().find(|(prefix, place, name, _)| {
+                path.starts_with(prefix) && *place == parameter.parameter_in && *name == parameter.name
+            });
+            if let Some((_, _, _, schema)) = rule {
+                parameter.schema = serde_json::from_value(schema.clone()).ok();
+            } else if parameter.parameter_in == Header {
+                // A header is present or absent, never null (utoipa makes an optional one nullable).
+                parameter.schema = parameter.schema.take().map(without_null);
+            }
         }
     }
+}
+
+fn without_null(
+    schema: utoipa::openapi::RefOr<utoipa::openapi::Schema>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    let Ok(mut value) = serde_json::to_value(&schema) else { return schema };
+    if let Some(types) = value.get_mut("type").and_then(|t| t.as_array_mut()) {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            value["type"] = types[0].clone();
+        }
+    }
+    serde_json::from_value(value).unwrap_or(schema)
 }
 
 /// The OpenAPI document as served at `/openapi.json` and committed in `openapi/openapi.json`.

@@ -364,6 +364,8 @@ impl TimeTravel {
 /// Page size bounds for every list.
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
+/// The largest `limit` a request may carry (it is then capped at [`MAX_LIMIT`]).
+pub const MAX_LIMIT_PARAMETER: usize = i64::MAX as usize;
 
 /// The response header stating the page size a list applied, so a client that asked for more
 /// than [`MAX_LIMIT`] sees that it was capped rather than guessing from a short page.
@@ -379,6 +381,11 @@ pub fn page_limit(request: &HttpRequest, limit: Option<usize>) -> Result<usize, 
     let applied = match limit {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(ApiError::bad_request("invalid_limit", "limit must be at least 1")),
+        // The document types `limit` as `int64`, so a generated client can send every value
+        // the server accepts.
+        Some(n) if n > MAX_LIMIT_PARAMETER => {
+            return Err(ApiError::bad_request("invalid_limit", format!("limit must be at most {MAX_LIMIT_PARAMETER}")))
+        }
         Some(n) => n.min(MAX_LIMIT),
     };
     request.extensions_mut().insert(PageLimit(applied));

@@ -125,7 +125,7 @@ fn name_holder(
 /// group has the `displayName`.
 #[utoipa::path(
     tag = "scim", operation_id = "scim_create_group",
-    request_body(content = Object, content_type = "application/scim+json", example = json!({
+    request_body(content = super::ScimGroupRequest, content_type = "application/scim+json", example = json!({
         "schemas": [GROUP_SCHEMA],
         "displayName": "Engineering",
         "externalId": "00g1a2b3c4",
@@ -165,7 +165,8 @@ pub async fn create_group(
 #[utoipa::path(
     tag = "scim", operation_id = "scim_list_groups",
     params(
-        ("filter" = Option<String>, Query, description = "`displayName eq \"...\"` or `externalId eq \"...\"`"),
+        ("filter" = Option<String>, Query, description = "`displayName eq \"...\"` or `externalId eq \"...\"`",
+            pattern = r#"^\s*((displayName|externalId)\s+eq\s+"([^"\\\x00-\x1f]|\\["\\/bfnrt])*"\s*)?$"#),
         ("startIndex" = Option<i64>, Query, description = "1-based index of the first result"),
         ("count" = Option<i64>, Query, description = "Page size, at most 200"),
     ),

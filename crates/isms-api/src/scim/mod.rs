@@ -266,6 +266,9 @@ fn command_context(request: &HttpRequest, principal: &Principal) -> Result<Comma
     })
 }
 
+/// What `if_match` accepts: `*` or the (weak or strong) ETag of a version, as the document states it.
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,19}")$"#;
+
 fn if_match(request: &HttpRequest) -> Result<Option<u64>, ScimError> {
     let Some(value) = request.headers().get(header::IF_MATCH) else { return Ok(None) };
     let text = value.to_str().unwrap_or("").trim();
@@ -275,6 +278,7 @@ fn if_match(request: &HttpRequest) -> Result<Option<u64>, ScimError> {
     let text = text.strip_prefix("W/").unwrap_or(text);
     text.strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| (1..=19).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|t| t.parse::<u64>().ok())
         .map(Some)
         .ok_or_else(|| ScimError::bad_request("invalidVers", "If-Match must be an ETag this server gave, e.g. W/\"3\""))
@@ -471,6 +475,29 @@ pub struct ScimListResponse {
     pub resources: Vec<Value>,
 }
 
+/// A SCIM User as this server reads it (RFC 7643 4.1, and the enterprise extension): only
+/// `userName` is required. Also read: `externalId`, `displayName` (else `name.formatted`, else
+/// given and family name), `name`, `emails` (the primary one), `title`, `active`, and the
+/// enterprise extension's `department` and `manager`. Attribute names are case-insensitive;
+/// other attributes are ignored.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Documents the body; the handlers read it as JSON (SCIM is case-insensitive).
+pub struct ScimUserRequest {
+    pub schemas: Option<Vec<String>>,
+    #[schema(rename = "userName", min_length = 1)]
+    pub user_name: String,
+}
+
+/// A SCIM Group as this server reads it (RFC 7643 4.2): `displayName` is required; `members`
+/// holds `{"value": "<user id>"}` items; `externalId` is kept.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Documents the body; the handlers read it as JSON.
+pub struct ScimGroupRequest {
+    pub schemas: Option<Vec<String>>,
+    #[schema(rename = "displayName", min_length = 1)]
+    pub display_name: String,
+}
+
 /// A PatchOp request (RFC 7644 3.5.2).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
@@ -478,14 +505,31 @@ pub struct ScimListResponse {
     "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
 }))]
 pub struct ScimPatchOp {
+    /// `urn:ietf:params:scim:api:messages:2.0:PatchOp` (other URNs beside it are tolerated but
+    /// not documented).
+    #[serde(default)]
+    #[schema(schema_with = patch_schemas_schema)]
     pub schemas: Vec<String>,
     #[serde(rename = "Operations")]
+    #[schema(min_items = 1)]
     pub operations: Vec<ScimPatchOperation>,
+}
+
+fn patch_op_schema() -> utoipa::openapi::schema::Object {
+    isms_projections::views::string_enum(&["add", "replace", "remove", "Add", "Replace", "Remove"])
+}
+
+/// The PatchOp URN, at least once, as `patch::apply_patch` checks.
+fn patch_schemas_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let urn = ObjectBuilder::new().schema_type(Type::String).enum_values(Some([PATCH_SCHEMA]));
+    ArrayBuilder::new().items(urn).min_items(Some(1)).build()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ScimPatchOperation {
-    /// `add`, `replace` or `remove` (any case).
+    /// `add`, `replace` or `remove` (any case; the document lists the forms Okta and Entra send).
+    #[schema(schema_with = patch_op_schema)]
     pub op: String,
     pub path: Option<String>,
     #[schema(value_type = Object)]

@@ -220,7 +220,7 @@ fn holder(
 /// checklist). 409 `uniqueness` when the `userName` belongs to a person who has not left.
 #[utoipa::path(
     tag = "scim", operation_id = "scim_create_user",
-    request_body(content = Object, content_type = "application/scim+json", example = json!({
+    request_body(content = super::ScimUserRequest, content_type = "application/scim+json", example = json!({
         "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
         "userName": "hanako.sato@example.com",
         "externalId": "00u1a2b3c4",
@@ -279,6 +279,7 @@ pub async fn create_user(
     tag = "scim", operation_id = "scim_list_users",
     params(
         ("filter" = Option<String>, Query, description = "`userName eq \"...\"` or `externalId eq \"...\"`",
+            pattern = r#"^\s*((userName|externalId)\s+eq\s+"([^"\\\x00-\x1f]|\\["\\/bfnrt])*"\s*)?$"#,
             example = "userName eq \"hanako.sato@example.com\""),
         ("startIndex" = Option<i64>, Query, description = "1-based index of the first result"),
         ("count" = Option<i64>, Query, description = "Page size, at most 200"),
@@ -369,7 +370,7 @@ async fn reconcile(
     tag = "scim", operation_id = "scim_replace_user",
     params(("id" = Uuid, Path, description = "User id = person id"),
            ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. W/\"3\"")),
-    request_body(content = Object, content_type = "application/scim+json", example = json!({
+    request_body(content = super::ScimUserRequest, content_type = "application/scim+json", example = json!({
         "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
         "userName": "hanako.sato@example.com",
         "displayName": "Hanako Sato",
