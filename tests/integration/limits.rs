@@ -295,3 +295,111 @@ async fn every_response_carries_the_security_headers() {
         assert!(source.is_some_and(|s| !s.contains("://")), "a script from elsewhere or inline: {script}");
     }
 }
+
+/// The resident memory of a process, from `/proc` (Linux, where CI runs).
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).expect("a VmRSS line");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in kB")
+}
+
+/// Sends every request of `requests`, 32 at a time, and counts the answers by status.
+async fn count_statuses<F>(requests: impl Iterator<Item = F>, statuses: &mut std::collections::BTreeMap<u16, usize>)
+where
+    F: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    use futures_util::StreamExt;
+    let mut answers = futures_util::stream::iter(requests).buffer_unordered(32);
+    while let Some(answer) = answers.next().await {
+        *statuses.entry(answer.map_or(0, |response| response.status().as_u16())).or_default() += 1;
+    }
+}
+
+/// One round of abuse against the real binary: 10 MiB bodies (declared and chunked), JSON
+/// nested 30,000 deep, a flood from one principal and a stream of new principals (more than
+/// the limiter keeps).
+async fn abuse_round(base: &str, secret: &[u8], round: usize) -> std::collections::BTreeMap<u16, usize> {
+    let address = base.trim_start_matches("http://").to_owned();
+    let token = crate::support::mint(secret, "alice", "acme", "isms:read isms:write");
+    let mut statuses = std::collections::BTreeMap::new();
+    let oversized = (0..40).map(|i| {
+        let (address, token) = (address.clone(), token.clone());
+        tokio::task::spawn_blocking(move || {
+            let chunked = i % 2 == 1;
+            let framing = if chunked { "Transfer-Encoding: chunked" } else { "Content-Length: 10485760" };
+            let head = format!(
+                "POST /api/v1/risks HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\n{framing}\r\nConnection: close\r\n\r\n"
+            );
+            let block = " ".repeat(64 * 1024);
+            let block = if chunked { format!("{:x}\r\n{block}\r\n", block.len()) } else { block };
+            let mut stream = TcpStream::connect(&address).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            stream.write_all(head.as_bytes()).unwrap();
+            // Up to 10 MiB; the server answers and stops reading long before.
+            for _ in 0..160 {
+                if stream.write_all(block.as_bytes()).is_err() {
+                    break;
+                }
+            }
+            let mut response = [0u8; 12];
+            let read = stream.read(&mut response).unwrap_or(0);
+            String::from_utf8_lossy(&response[..read]).get(9..12).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0)
+        })
+    });
+    for status in futures_util::future::join_all(oversized).await {
+        *statuses.entry(status.unwrap()).or_default() += 1;
+    }
+    let client = reqwest::Client::new();
+    let nested = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    let deep = (0..40).map(|_| {
+        client
+            .post(format!("{base}/api/v1/risks"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(nested.clone())
+            .send()
+    });
+    count_statuses(deep, &mut statuses).await;
+    let flood = (0..1_500).map(|_| client.get(format!("{base}/api/v1/risks")).bearer_auth(&token).send());
+    count_statuses(flood, &mut statuses).await;
+    let newcomers = (0..1_500).map(|i| {
+        let token = crate::support::mint(secret, &format!("visitor-{round}-{i}"), "acme", "isms:read");
+        client.get(format!("{base}/api/v1/risks?limit=1000000")).bearer_auth(token).send()
+    });
+    count_statuses(newcomers, &mut statuses).await;
+    statuses
+}
+
+/// "Memory stays flat": after a first round of abuse has grown the server to its working set,
+/// further rounds of the same abuse leave its resident memory where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_flat_under_oversized_bodies_floods_and_new_principals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, _) = isms::secret::load_or_create(dir.path()).unwrap();
+    let log_path = dir.path().join("server.log");
+    let env = [("ISMS_RATE_LIMIT_MAX_PRINCIPALS", "1000".to_owned())];
+    let (mut child, base) = crate::support::serve_binary_with_json_logs(dir.path(), &log_path, &env).await;
+    let started = resident_kib(child.id());
+    let mut resident = Vec::new();
+    for round in 0..4 {
+        let statuses = abuse_round(&base, &secret, round).await;
+        for status in [413, 429, 200] {
+            assert!(statuses.get(&status).is_some_and(|n| *n > 0), "round {round}: no {status} in {statuses:?}");
+        }
+        let nesting_refused = statuses.get(&400).unwrap_or(&0) + statuses.get(&422).unwrap_or(&0);
+        assert_eq!(nesting_refused, 40, "round {round}: every deeply nested body refused: {statuses:?}");
+        assert!(statuses.keys().all(|status| *status < 500 && *status != 0), "round {round}: {statuses:?}");
+        resident.push(resident_kib(child.id()));
+        eprintln!("round {round}: {statuses:?}, resident {} KiB (started at {started} KiB)", resident[round]);
+    }
+    let growth_after_first = resident[3].saturating_sub(resident[0]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Allocator arenas settle within a few MiB; a leak of the abuse (the 10 MiB bodies alone
+    // are 400 MiB a round) would show as hundreds.
+    assert!(
+        growth_after_first < 16 * 1024,
+        "resident memory grew {growth_after_first} KiB over rounds 2-4: {resident:?}"
+    );
+}
