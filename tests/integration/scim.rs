@@ -305,3 +305,26 @@ async fn a_leavers_checklist_lists_owned_assets_is_completed_item_by_item_and_sh
     let history = app.get(&alice, &format!("/api/v1/people/{id}/history")).await.expect(200);
     assert!(history.body["items"].as_array().unwrap().iter().all(|e| e["source"].is_null()));
 }
+
+/// The review found that uniqueness was read before the append: two concurrent creates of one
+/// `userName` (or group `displayName`) could both pass. Exactly one may win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_name_leave_exactly_one_holder() {
+    let app = TestApp::spawn_unthrottled().await;
+    let token = app.token("okta", "acme", "scim");
+    for round in 0..3 {
+        let user = new_user(&format!("race-{round}@example.com"));
+        let users = (0..8).map(|_| scim(&app, &token, reqwest::Method::POST, "/scim/v2/Users", Some(&user)));
+        let statuses: Vec<u16> = futures_util::future::join_all(users).await.iter().map(|r| r.status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "users: {statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 7, "users: {statuses:?}");
+        let group =
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Race {round}")});
+        let groups = (0..8).map(|_| scim(&app, &token, reqwest::Method::POST, "/scim/v2/Groups", Some(&group)));
+        let statuses: Vec<u16> = futures_util::future::join_all(groups).await.iter().map(|r| r.status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "groups: {statuses:?}");
+    }
+    let filter = "/scim/v2/Users?filter=userName%20eq%20%22race-0%40example.com%22";
+    let listed = scim(&app, &token, reqwest::Method::GET, filter, None).await.expect(200);
+    assert_eq!(listed.body["totalResults"], 1, "{}", listed.body);
+}

@@ -149,6 +149,7 @@ pub async fn create_group(
     let (display_name, members) = read_group_body(&ledger, &context, &body)?;
     let external_id = body.get("externalId").and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty());
     let created = GroupCreated { display_name, external_id: external_id.map(str::to_owned), members };
+    let _claim = super::claim_names().await;
     let holder = name_holder(&ledger, &context, &created.display_name, None)?;
     let id = Uuid::now_v7().to_string();
     let outcome = ledger
@@ -230,6 +231,7 @@ pub async fn patch_group(
     let current = read::<Group>(&ledger, &caller, &id)?;
     let resource = patched(&request, &caller, &current, &body)?;
     let (display_name, members) = read_group_body(&ledger, &caller, &resource)?;
+    let _claim = super::claim_names().await;
     let holder = name_holder(&ledger, &caller, &display_name, Some(current.uuid()))?;
     let changes = vec![GroupChange::Rename(display_name), GroupChange::ReplaceMembers(members)];
     // Applied to this version: a concurrent change makes the provider retry (412), rather than

@@ -266,6 +266,18 @@ fn command_context(request: &HttpRequest, principal: &Principal) -> Result<Comma
     })
 }
 
+/// SCIM `userName`s and group `displayName`s are unique in a tenant, and uniqueness is read
+/// from the registers before the event that takes the name is appended. Taking a name is
+/// therefore done one request at a time (this process is the only writer of its data
+/// directory): two concurrent creates of one name cannot both find it free. Provisioning is
+/// infrequent, so one lock for every tenant costs nothing measurable.
+static NAME_CLAIMS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Held from the uniqueness check until the event that takes the name is projected.
+pub(crate) async fn claim_names() -> tokio::sync::MutexGuard<'static, ()> {
+    NAME_CLAIMS.lock().await
+}
+
 /// What `if_match` accepts: `*` or the (weak or strong) ETag of a version, as the document states it.
 pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,19}")$"#;
 

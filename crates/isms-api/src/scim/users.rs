@@ -247,6 +247,7 @@ pub async fn create_user(
     let context = authorized_context(&request)?;
     let input = UserInput::parse(&json_body(&request, &bytes)?)?;
     ensure_manager(&ledger, &context, &input)?;
+    let _claim = super::claim_names().await;
     let holder = holder(&ledger, &context, &input.user_name, None)?;
     let id = Uuid::now_v7().to_string();
     let today = Utc::now().date_naive();
@@ -339,6 +340,7 @@ async fn reconcile(
     }
     ensure_manager(ledger, context, &input)?;
     let own_id = current.uuid();
+    let _claim = super::claim_names().await;
     let holder = holder(ledger, context, &current.state.user_name, Some(own_id))?;
     let today = Utc::now().date_naive();
     let plan = plan_departure(ledger, &context.tenant, id, today, &settings(request))?;
