@@ -170,6 +170,22 @@ impl Buckets {
     }
 }
 
+/// The bucket of a caller without a valid token: its IPv4 address, or its IPv6 /64. One host
+/// usually holds a whole /64, so keying by address would let it rotate through addresses to
+/// get a fresh bucket per request and churn every other caller's out of the bounded map.
+fn network(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
 /// Paths a load balancer or scraper polls; they are cheap and must never be throttled.
 fn exempt(path: &str) -> bool {
     matches!(path, "/livez" | "/readyz" | "/metrics")
@@ -191,7 +207,7 @@ pub async fn rate_limit(
     }
     let key = match crate::auth::authentication(request.request()) {
         Some(Authentication(Ok(principal))) => format!("principal {} {}", principal.tenant, principal.subject),
-        _ => format!("peer {}", request.peer_addr().map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string())),
+        _ => format!("peer {}", request.peer_addr().map_or_else(|| "unknown".to_owned(), |peer| network(peer.ip()))),
     };
     match limiter.take(&key, Instant::now()) {
         Ok(()) => Ok(next.call(request).await?.map_into_boxed_body()),
@@ -262,6 +278,17 @@ pub fn add_security_headers(path: &str, headers: &mut actix_web::http::header::H
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn anonymous_ipv6_callers_share_their_64_and_ipv4_callers_their_address() {
+        let key = |text: &str| super::network(text.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_eq!(key("2001:db8:1:2::9"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+    }
+
     use super::*;
 
     fn limiter(rate: f64, burst: u32, max: usize) -> Limiter {
