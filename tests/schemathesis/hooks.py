@@ -30,6 +30,10 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "impact_out_of_scale": "the scale is the one of the risk criteria in force (data)",
     "webhook_url_refused": "a webhook URL must resolve to a public address (DNS, SSRF guard)",
     "unknown_theme": "the theme must belong to the catalog asked for (two parameters)",
+    "incomplete_ticket_payload": "Jira and ServiceNow payloads are documented as the vendors' open objects; "
+    "which fields are needed depends on the delivery headers and the record's shape",
+    "how_addressed_required": "how_addressed is required when addressed is true (a condition between fields)",
+    "operational_plan_links_required": "a plan links at least one objective or risk treatment (two fields)",
 }
 
 # SCIM answers with `scimType` (RFC 7644 3.12) instead of a problem code.

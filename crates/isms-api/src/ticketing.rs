@@ -611,7 +611,9 @@ pub enum DeliveryProblems {
     params(("X-Hub-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the body>"),
            ("X-Atlassian-Webhook-Identifier" = Option<String>, Header, description = "Delivery id, the same on retries")),
     request_body(content = serde_json::Value, content_type = "application/json",
-        description = "A Jira Cloud webhook payload (webhookEvent, timestamp, user, issue, changelog)"),
+        description = "A Jira Cloud webhook payload (webhookEvent, timestamp, user, issue, changelog), as Jira \
+sends it. Needed: `webhookEvent`, `issue.key`, and `timestamp` when no delivery id header is sent; \
+missing ones are answered 422 `incomplete_ticket_payload`."),
     responses((status = 200, description = "Recorded, or a duplicate delivery", body = DeliveryReport),
               (status = 202, description = "Nothing to record; `ignored` says why", body = DeliveryReport),
               DeliveryProblems),
@@ -640,7 +642,9 @@ pub async fn receive_jira(
     params(("X-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the body>"),
            ("X-Delivery-Id" = Option<String>, Header, description = "Delivery id; default sys_id:sys_mod_count")),
     request_body(content = serde_json::Value, content_type = "application/json",
-        description = "A ServiceNow incident table record"),
+        description = "A ServiceNow incident table record (or a Table API response wrapping it in `result`), as \
+ServiceNow sends it. Needed: `number`, and `sys_id` when no `X-Delivery-Id` is sent; missing ones are answered \
+422 `incomplete_ticket_payload`."),
     responses((status = 200, description = "Recorded, or a duplicate delivery", body = DeliveryReport),
               (status = 202, description = "Nothing to record; `ignored` says why", body = DeliveryReport),
               DeliveryProblems),

@@ -46,7 +46,7 @@ pub struct CreateWebhookRequest {
     #[serde(default)]
     pub event_types: Vec<String>,
     pub description: Option<String>,
-    /// `whsec_` and base64 of 24 to 64 bytes. Absent: one is generated and returned once.
+    #[schema(schema_with = secret_schema)]
     pub secret: Option<String>,
     /// Default true.
     pub active: Option<bool>,
@@ -55,12 +55,29 @@ pub struct CreateWebhookRequest {
     pub after_position: Option<u64>,
 }
 
+/// What `isms_webhooks::signing::secret_key` accepts: `whsec_` and canonical standard base64
+/// of 24 to 64 bytes (8 to 21 groups of four characters, the last possibly padded, with the
+/// unused bits of a padded group zero).
+const SECRET_PATTERN: &str = concat!(
+    r"^whsec_((?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?",
+    r"|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$"
+);
+
+fn secret_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some(SECRET_PATTERN))
+        .description(Some("`whsec_` and base64 of 24 to 64 bytes. Absent: one is generated and returned once."))
+        .build()
+}
+
 /// A new signing secret.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({}))]
 pub struct RotateSecretRequest {
-    /// `whsec_` and base64 of 24 to 64 bytes. Absent: one is generated and returned once.
+    #[schema(schema_with = secret_schema)]
     pub secret: Option<String>,
 }
 

@@ -51,7 +51,7 @@ fn text(value: &Value, pointer: &str) -> Option<String> {
 fn required(value: &Value, pointer: &str) -> Result<String, ApiError> {
     text(value, pointer).ok_or_else(|| {
         ApiError::unprocessable(
-            "invalid_body",
+            "incomplete_ticket_payload",
             format!("the payload has no {pointer}"),
             vec![FieldProblem { pointer: pointer.to_owned(), detail: "is required".into() }],
         )
@@ -215,7 +215,7 @@ pub fn servicenow(
     let key = required(record, "/number").or_else(|_| {
         servicenow_field(record, "number", false).ok_or_else(|| {
             ApiError::unprocessable(
-                "invalid_body",
+                "incomplete_ticket_payload",
                 "the record has no number",
                 vec![FieldProblem { pointer: "/number".into(), detail: "is required".into() }],
             )
@@ -227,7 +227,7 @@ pub fn servicenow(
             let sys_id = servicenow_field(record, "sys_id", false);
             let sys_id = sys_id.ok_or_else(|| {
                 ApiError::unprocessable(
-                    "invalid_body",
+                    "incomplete_ticket_payload",
                     "the record has no sys_id (or send an X-Delivery-Id header)",
                     vec![FieldProblem { pointer: "/sys_id".into(), detail: "is required".into() }],
                 )
