@@ -19,9 +19,10 @@ impl Fields {
         self.take(required_line(pointer, value, MAX_LINE))
     }
 
-    /// An optional single line: absent or blank is `None`.
+    /// An optional single line: absent, null or blank is `None`; anything else is checked as
+    /// [`Fields::line`] checks it, on the value as given (its length includes the spaces around it).
     pub(crate) fn optional_line(&mut self, pointer: &str, value: Option<&str>) -> Option<Option<String>> {
-        match value.map(str::trim).filter(|v| !v.is_empty()) {
+        match value.filter(|v| !v.trim().is_empty()) {
             None => Some(None),
             Some(v) => self.line(pointer, v).map(Some),
         }

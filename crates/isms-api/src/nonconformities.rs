@@ -179,10 +179,7 @@ pub async fn raise_nonconformity(
     let mut fields = Fields::default();
     let title = fields.take(required_line("/title", &request.title, MAX_LINE));
     let description = fields.take(free_text("/description", &request.description, MAX_TEXT));
-    let reference = match request.reference.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        Some(reference) => fields.take(required_line("/reference", reference, MAX_LINE)).map(Some),
-        None => Some(None),
-    };
+    let reference = fields.optional_line("/reference", request.reference.as_deref());
     let raised = fields.finish(|| {
         Some(NonconformityRaised {
             title: title?,
@@ -333,10 +330,7 @@ pub async fn plan_corrective_actions(
             let description =
                 fields.take(required_text(&format!("/actions/{i}/description"), &action.description, MAX_TEXT));
             let owner = fields.take(required_line(&format!("/actions/{i}/owner"), &action.owner, MAX_LINE));
-            let ticket_key = match action.ticket_key.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                Some(key) => fields.take(required_line(&format!("/actions/{i}/ticket_key"), key, MAX_LINE)).map(Some),
-                None => Some(None),
-            };
+            let ticket_key = fields.optional_line(&format!("/actions/{i}/ticket_key"), action.ticket_key.as_deref());
             let ticket_system = match action.ticket_system.as_deref().filter(|s| !s.trim().is_empty()) {
                 Some(system) => fields
                     .take(isms_domain::ticketing::ticket_system(&format!("/actions/{i}/ticket_system"), system))

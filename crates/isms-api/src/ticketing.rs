@@ -701,8 +701,9 @@ pub async fn link_corrective_action_ticket(
     let mut fields = Fields::default();
     let system = fields.take(ticket_system("/system", &request.system));
     let key = fields.take(required_line("/key", &request.key, MAX_LINE));
-    let url = match request.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-        Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+    // Blank is no URL; anything else is a line, checked as given like every other line.
+    let url = match request.url.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(url) if !(url.trim_start().starts_with("https://") || url.trim_start().starts_with("http://")) => {
             fields.take::<Option<String>>(Err(isms_domain::DomainError::at(
                 isms_domain::ErrorCode::ValidationFailed,
                 "/url",
