@@ -82,7 +82,7 @@ pub struct GapDiagnosisRequest {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"planned_on": "2026-01-20"}))]
-pub struct PlanAuditRequest {
+pub struct PlanStageAuditRequest {
     pub planned_on: NaiveDate,
 }
 
@@ -302,7 +302,7 @@ pub async fn record_gap_diagnosis(
     params(("id" = Uuid, Path, description = "Certification cycle id"),
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
-    request_body = PlanAuditRequest,
+    request_body = PlanStageAuditRequest,
     responses((status = 200, description = "Stage 1 audit planned", body = CertificationCycleRecord,
         headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
@@ -313,7 +313,7 @@ pub async fn plan_stage1_audit(
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
     guards: CommandGuards,
-    body: CommandBody<PlanAuditRequest>,
+    body: CommandBody<PlanStageAuditRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let context = command_context(&auth.principal, &guards, &body);
     let planned_on = body.value.planned_on;
@@ -361,7 +361,7 @@ pub async fn complete_stage1_audit(
     params(("id" = Uuid, Path, description = "Certification cycle id"),
            ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""),
            ("Idempotency-Key" = Option<String>, Header)),
-    request_body = PlanAuditRequest,
+    request_body = PlanStageAuditRequest,
     responses((status = 200, description = "Stage 2 audit planned", body = CertificationCycleRecord,
         headers(("ETag" = String))), CommandProblems),
     security(("bearer" = ["isms:write"]))
@@ -372,7 +372,7 @@ pub async fn plan_stage2_audit(
     ledger: web::Data<Ledger>,
     id: web::Path<String>,
     guards: CommandGuards,
-    body: CommandBody<PlanAuditRequest>,
+    body: CommandBody<PlanStageAuditRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let context = command_context(&auth.principal, &guards, &body);
     let planned_on = body.value.planned_on;
