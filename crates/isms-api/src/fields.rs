@@ -154,11 +154,14 @@ mod tests {
         crate::ticketing::ticket_url("/v", Some(value)).is_ok()
     }
 
+    /// A rule's component name, pattern and `maxLength`, and what the server accepts.
+    type Rule = (&'static str, &'static str, usize, fn(&str) -> bool);
+
     /// The OpenAPI document states each validator exactly: its pattern and `maxLength` (in
     /// characters, as JSON Schema counts) accept what the validator accepts, and nothing else.
     #[test]
     fn the_documented_text_rules_are_the_validators() {
-        let rules: [(&str, &str, usize, fn(&str) -> bool); 6] = [
+        let rules: [Rule; 6] = [
             ("SingleLine", LINE_PATTERN, MAX_LINE, line),
             ("SingleLineOrBlank", LINE_OR_BLANK_PATTERN, MAX_LINE, line_or_blank),
             ("FreeText", TEXT_PATTERN, MAX_TEXT, text),
