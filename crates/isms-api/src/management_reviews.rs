@@ -92,7 +92,7 @@ pub struct PrefillInputsRequest {
 #[schema(example = json!({"held_on": "2026-12-15", "attendees": ["ceo", "ciso", "cfo"], "minutes": "Reviewed all 9.3.2 inputs."}))]
 pub struct HoldReviewRequest {
     pub held_on: NaiveDate,
-    #[schema(value_type = Vec<crate::fields::SingleLine>)]
+    #[schema(value_type = Vec<crate::fields::SingleLine>, min_items = 1)]
     pub attendees: Vec<String>,
     #[serde(default)]
     #[schema(value_type = crate::fields::FreeText)]
