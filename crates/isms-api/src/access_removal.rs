@@ -76,6 +76,7 @@ pub(crate) fn plan_departure(
 #[schema(example = json!({"note": "Okta account and VPN certificate disabled"}))]
 pub struct CompleteAccessRemovalItemRequest {
     /// What was done, e.g. which accounts were disabled; optional.
+    #[schema(value_type = Option<crate::fields::FreeText>)]
     pub note: Option<String>,
 }
 

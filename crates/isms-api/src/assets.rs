@@ -64,13 +64,18 @@ pub struct AssetRequest {
     #[serde(rename = "type")]
     #[schema(schema_with = asset_type_schema)]
     pub asset_type: AssetType,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub description: String,
     /// The asset owner (A.5.9).
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub location: Option<String>,
     /// A label of the classification scheme in force (`GET /api/v1/asset-classification-scheme`).
+    #[schema(value_type = crate::fields::SingleLine)]
     pub classification: String,
     /// 1 (low) to 3 (high).
     pub confidentiality: u8,
@@ -80,20 +85,26 @@ pub struct AssetRequest {
     pub personal_data: bool,
     /// The personal-information items held; required when `personal_data`.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::fields::SingleLine>)]
     pub personal_information_items: Vec<String>,
     /// Required when `personal_data`.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub purpose_of_use: Option<String>,
     /// Required when `personal_data`.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub retention_period: Option<String>,
     /// Legal basis or consent; required when `personal_data`.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub legal_basis: Option<String>,
     #[serde(default)]
     pub third_party_provision: bool,
     /// Required when `third_party_provision`, and only then.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::fields::SingleLine>)]
     pub third_party_recipients: Vec<String>,
     /// Processors the handling is entrusted to (委託先).
     #[serde(default)]
+    #[schema(value_type = Vec<crate::fields::SingleLine>)]
     pub entrusted_processors: Vec<String>,
 }
 
@@ -151,6 +162,7 @@ impl AssetRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Disposed of with a certificate of data erasure."}))]
 pub struct RetireAssetRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

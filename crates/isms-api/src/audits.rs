@@ -56,10 +56,15 @@ const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 }))]
 pub struct EstablishAuditProgrammeRequest {
     pub year: i32,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub objectives: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub scope: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub criteria: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub methods: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub responsibilities: String,
 }
 
@@ -74,10 +79,15 @@ pub struct EstablishAuditProgrammeRequest {
     "responsibilities": "The ISMS manager plans the programme; trained auditors from other departments audit."
 }))]
 pub struct ReviseAuditProgrammeRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub objectives: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub scope: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub criteria: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub methods: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub responsibilities: String,
 }
 
@@ -139,12 +149,17 @@ pub struct ApproveAuditProgrammeRequest {}
 }))]
 pub struct PlanAuditRequest {
     pub programme_id: Uuid,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub scope: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub criteria: String,
     /// Token subjects of the auditors; none of them may be an auditee.
+    #[schema(value_type = Vec<crate::fields::SingleLine>, min_items = 1)]
     pub auditors: Vec<String>,
     /// Subjects responsible for the audited area.
+    #[schema(value_type = Vec<crate::fields::SingleLine>, min_items = 1)]
     pub auditees: Vec<String>,
     pub planned_start_on: NaiveDate,
     pub planned_end_on: NaiveDate,
@@ -194,6 +209,7 @@ impl PlanAuditRequest {
 #[schema(example = json!({"note": "Opening meeting held with the IT operations lead; plan confirmed."}))]
 pub struct StartAuditRequest {
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -212,9 +228,12 @@ pub struct RecordFindingRequest {
     #[schema(schema_with = finding_type_schema)]
     pub finding_type: FindingType,
     /// Clause (`9.2`) or Annex A control (`A.8.13`).
+    #[schema(value_type = crate::fields::SingleLine)]
     pub reference: String,
     /// The first line becomes the title of a raised nonconformity.
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub description: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub evidence: String,
 }
 
@@ -223,6 +242,7 @@ pub struct RecordFindingRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"summary": "One major nonconformity (A.8.13); backups themselves run reliably."}))]
 pub struct ReportAuditRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub summary: String,
 }
 

@@ -53,11 +53,14 @@ fn default_standard() -> String {
     "scope_reference": "ISMS scope statement v3 (head office and development division)"
 }))]
 pub struct OpenCertificationCycleRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub certification_body: String,
     /// Defaults to `ISO/IEC 27001:2022`.
     #[serde(default = "default_standard")]
+    #[schema(value_type = crate::fields::SingleLine)]
     pub standard: String,
     /// The scope statement the certificate will cover.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub scope_reference: String,
 }
 
@@ -70,6 +73,7 @@ pub struct OpenCertificationCycleRequest {
 }))]
 pub struct GapDiagnosisRequest {
     pub completed_on: NaiveDate,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub summary: String,
 }
 
@@ -95,6 +99,7 @@ pub struct Stage1CompletionRequest {
     #[schema(schema_with = stage1_result_schema)]
     pub result: Stage1Result,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub findings_summary: String,
 }
 
@@ -111,6 +116,7 @@ pub struct Stage2CompletionRequest {
     #[schema(schema_with = stage2_result_schema)]
     pub result: Stage2Result,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub findings_summary: String,
 }
 
@@ -119,6 +125,7 @@ pub struct Stage2CompletionRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"certificate_number": "IS 123456", "issued_on": "2026-04-01"}))]
 pub struct IssueCertificateRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub certificate_number: String,
     pub issued_on: NaiveDate,
 }
@@ -136,6 +143,7 @@ pub struct SurveillanceAuditRequest {
     #[schema(schema_with = surveillance_result_schema)]
     pub result: SurveillanceResult,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub findings_summary: String,
 }
 
@@ -144,6 +152,7 @@ pub struct SurveillanceAuditRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Recertified in the next cycle."}))]
 pub struct CloseCertificationCycleRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

@@ -37,10 +37,13 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub struct ContextIssueRequest {
     #[schema(schema_with = issue_category_schema)]
     pub category: IssueCategory,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub description: String,
     /// How the issue affects the ISMS's ability to achieve its intended outcomes.
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub effect_on_isms: String,
 }
 
@@ -66,6 +69,7 @@ impl ContextIssueRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "The contract that required it ended."}))]
 pub struct RetireContextIssueRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

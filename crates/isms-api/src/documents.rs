@@ -45,9 +45,11 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "review_interval_months": 12
 }))]
 pub struct RegisterDocumentRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     #[schema(schema_with = document_type_schema)]
     pub document_type: DocumentType,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     /// 1 to 60 months between publication and the next review.
     pub review_interval_months: u32,
@@ -62,10 +64,13 @@ pub struct RegisterDocumentRequest {
     "content_ref": "https://wiki.example.com/isms/backup-procedure?version=1.1"
 }))]
 pub struct DraftDocumentVersionRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub label: String,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub change_summary: String,
     /// Where the content lives (URL, repository path) or its hash (`sha256:...`).
+    #[schema(value_type = crate::fields::SingleLine)]
     pub content_ref: String,
 }
 
@@ -75,6 +80,7 @@ pub struct DraftDocumentVersionRequest {
 #[schema(example = json!({"note": "Checked against A.8.13 and the backup tool's capabilities."}))]
 pub struct DocumentVersionNoteRequest {
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -83,6 +89,7 @@ pub struct DocumentVersionNoteRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Superseded by the IT operations manual."}))]
 pub struct DocumentReasonRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

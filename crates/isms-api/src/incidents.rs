@@ -49,11 +49,14 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "reporter": "dave"
 }))]
 pub struct ReportIncidentRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub description: String,
     pub detected_at: DateTime<Utc>,
     /// Who observed the event, when the caller reports it for someone else; default: the caller.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub reporter: Option<String>,
 }
 
@@ -79,6 +82,7 @@ pub struct TriageIncidentRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"description": "Remote wipe issued; the user's passwords and VPN certificate revoked."}))]
 pub struct IncidentStepRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub description: String,
 }
 
@@ -88,6 +92,7 @@ pub struct IncidentStepRequest {
 #[schema(example = json!({"note": "All follow-up actions are tracked in the nonconformity register."}))]
 pub struct CloseIncidentRequest {
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -101,8 +106,10 @@ pub struct CloseIncidentRequest {
 }))]
 pub struct NotifyAuthorityRequest {
     pub notified_at: DateTime<Utc>,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub authority: String,
     /// The authority's case or submission reference.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub reference: Option<String>,
 }
 
@@ -114,6 +121,7 @@ pub struct RaiseIncidentNonconformityRequest {
     #[schema(schema_with = severity_schema)]
     pub severity: Severity,
     /// Clause or Annex A control not met.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub reference: Option<String>,
 }
 

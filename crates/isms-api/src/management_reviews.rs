@@ -44,12 +44,14 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "Management review 2026 H2", "scheduled_on": "2026-12-15", "chair": "ceo"}))]
 pub struct ScheduleReviewRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     pub scheduled_on: NaiveDate,
     /// Start of the period under review. Default: the meeting date of the latest review held
     /// before, or twelve months before `scheduled_on` for the first review.
     pub period_start_on: Option<NaiveDate>,
     /// Top management chairing the review.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub chair: String,
 }
 
@@ -59,6 +61,7 @@ pub struct ScheduleReviewRequest {
 pub struct ReviewInputRequest {
     #[schema(schema_with = review_input_category_schema)]
     pub category: ReviewInputCategory,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub summary: String,
     /// Records the input draws on.
     #[serde(default)]
@@ -89,8 +92,10 @@ pub struct PrefillInputsRequest {
 #[schema(example = json!({"held_on": "2026-12-15", "attendees": ["ceo", "ciso", "cfo"], "minutes": "Reviewed all 9.3.2 inputs."}))]
 pub struct HoldReviewRequest {
     pub held_on: NaiveDate,
+    #[schema(value_type = Vec<crate::fields::SingleLine>, min_items = 1)]
     pub attendees: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub minutes: String,
 }
 
@@ -99,13 +104,16 @@ pub struct HoldReviewRequest {
 pub struct ReviewDecisionRequest {
     #[schema(schema_with = decision_kind_schema)]
     pub kind: DecisionKind,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub description: String,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewActionRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub description: String,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     pub due_date: NaiveDate,
 }
@@ -130,6 +138,7 @@ pub struct RecordOutputsRequest {
 #[schema(example = json!({"note": "Budget approved."}))]
 pub struct CompleteReviewActionRequest {
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 

@@ -55,17 +55,23 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "operational_plan_ids": []
 }))]
 pub struct MetricRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub name: String,
     /// What is monitored and measured.
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub what_is_measured: String,
     /// How it is measured, analysed and evaluated.
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub method: String,
     #[schema(schema_with = frequency_schema)]
     pub frequency: Frequency,
     /// Who measures.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub measured_by: String,
     /// Who analyses and evaluates; the only one besides an administrator who records evaluations.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub analysed_by: String,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub unit: String,
     /// At most 6 decimals.
     pub target_value: f64,
@@ -122,6 +128,7 @@ pub struct MeasurementRequest {
     /// Not after today.
     pub measured_on: NaiveDate,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -134,6 +141,7 @@ pub struct EvaluationRequest {
     pub period_start_on: NaiveDate,
     /// Not before `period_start_on`.
     pub period_end_on: NaiveDate,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub conclusion: String,
 }
 
@@ -142,6 +150,7 @@ pub struct EvaluationRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Replaced by the quarterly awareness survey."}))]
 pub struct RetireMetricRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

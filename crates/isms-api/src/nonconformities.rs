@@ -44,14 +44,17 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "detected_at": "2026-11-20T10:00:00Z"
 }))]
 pub struct RaiseNonconformityRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub description: String,
     #[schema(schema_with = nc_source_schema)]
     pub source: NonconformitySource,
     #[schema(schema_with = severity_schema)]
     pub severity: Severity,
     /// Clause (e.g. `9.2`) or Annex A control (e.g. `8.13`) not met.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub reference: Option<String>,
     pub detected_at: DateTime<Utc>,
 }
@@ -61,6 +64,7 @@ pub struct RaiseNonconformityRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"description": "Ran a restore test of the finance share; it succeeded."}))]
 pub struct RecordCorrectionRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub description: String,
 }
 
@@ -69,6 +73,7 @@ pub struct RecordCorrectionRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"analysis": "No owner or schedule for restore tests."}))]
 pub struct RecordRootCauseRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub analysis: String,
 }
 
@@ -76,14 +81,18 @@ pub struct RecordRootCauseRequest {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCorrectiveActionRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub description: String,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     pub due_date: NaiveDate,
     /// Key of the ticket tracking the work elsewhere (Jira, ServiceNow).
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub ticket_key: Option<String>,
     /// The ticketing system a bridge should open the ticket in (`jira`, `servicenow`).
     pub ticket_system: Option<String>,
     /// The project the ticket belongs in (a Jira project key, a ServiceNow assignment group).
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub ticket_project: Option<String>,
 }
 
@@ -101,6 +110,7 @@ pub struct PlanCorrectiveActionsRequest {
 #[schema(example = json!({"note": "First quarterly test done on 2026-12-01."}))]
 pub struct CompleteActionRequest {
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -112,6 +122,7 @@ pub struct EffectivenessReviewRequest {
     /// `false` sends the nonconformity back to planning.
     pub effective: bool,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -121,6 +132,7 @@ pub struct EffectivenessReviewRequest {
 #[schema(example = json!({"note": "Verified effective; closing."}))]
 pub struct CloseNonconformityRequest {
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -179,10 +191,7 @@ pub async fn raise_nonconformity(
     let mut fields = Fields::default();
     let title = fields.take(required_line("/title", &request.title, MAX_LINE));
     let description = fields.take(free_text("/description", &request.description, MAX_TEXT));
-    let reference = match request.reference.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        Some(reference) => fields.take(required_line("/reference", reference, MAX_LINE)).map(Some),
-        None => Some(None),
-    };
+    let reference = fields.optional_line("/reference", request.reference.as_deref());
     let raised = fields.finish(|| {
         Some(NonconformityRaised {
             title: title?,
@@ -333,10 +342,7 @@ pub async fn plan_corrective_actions(
             let description =
                 fields.take(required_text(&format!("/actions/{i}/description"), &action.description, MAX_TEXT));
             let owner = fields.take(required_line(&format!("/actions/{i}/owner"), &action.owner, MAX_LINE));
-            let ticket_key = match action.ticket_key.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                Some(key) => fields.take(required_line(&format!("/actions/{i}/ticket_key"), key, MAX_LINE)).map(Some),
-                None => Some(None),
-            };
+            let ticket_key = fields.optional_line(&format!("/actions/{i}/ticket_key"), action.ticket_key.as_deref());
             let ticket_system = match action.ticket_system.as_deref().filter(|s| !s.trim().is_empty()) {
                 Some(system) => fields
                     .take(isms_domain::ticketing::ticket_system(&format!("/actions/{i}/ticket_system"), system))

@@ -62,22 +62,29 @@ pub(crate) fn distinct(ids: &[Uuid]) -> Vec<Uuid> {
     "risk_ids": ["0193a0c4-7b1e-7c3a-9d2e-1f2a3b4c5d6e"]
 }))]
 pub struct ObjectiveRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     /// The measurable target in words.
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub target: String,
     /// The target as a number, where it can be measured as one (at most 6 decimals).
     pub target_value: Option<f64>,
     /// The unit of `target_value`; only with a `target_value`.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub unit: Option<String>,
     /// Who is responsible.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     /// What resources will be required.
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub resources: String,
     /// When it will be completed.
     pub due_date: NaiveDate,
     /// How the results will be evaluated.
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub evaluation_method: String,
     /// What will be done.
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub plan: String,
     /// The risks and opportunities the objective addresses; each must exist.
     #[serde(default)]
@@ -120,6 +127,7 @@ impl ObjectiveRequest {
 pub struct ObjectiveProgressRequest {
     /// The day the progress refers to; not after today.
     pub observed_on: NaiveDate,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub note: String,
     /// The value reached, in the objective's unit; only for an objective with a `target_value`.
     pub value: Option<f64>,
@@ -135,6 +143,7 @@ pub struct ObjectiveOutcomeRequest {
     pub outcome: ObjectiveOutcome,
     /// Required when the objective was not achieved.
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -143,6 +152,7 @@ pub struct ObjectiveOutcomeRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Merged into the company-wide awareness objective."}))]
 pub struct WithdrawObjectiveRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

@@ -46,9 +46,12 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "risk_ids": []
 }))]
 pub struct OperationalPlanRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub description: String,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     pub starts_on: NaiveDate,
     /// Not before `starts_on`.
@@ -92,6 +95,7 @@ impl OperationalPlanRequest {
 #[schema(example = json!({"note": "Course published; enrolment mails sent."}))]
 pub struct PlanStepRequest {
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -100,6 +104,7 @@ pub struct PlanStepRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Replaced by the HR onboarding process."}))]
 pub struct RetireOperationalPlanRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

@@ -39,10 +39,12 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "description": "Manufacturers that entrust us with confidential design data."
 }))]
 pub struct InterestedPartyRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub name: String,
     #[schema(schema_with = party_category_schema)]
     pub category: PartyCategory,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub description: String,
 }
 
@@ -65,11 +67,13 @@ impl InterestedPartyRequest {
     "context_issue_ids": []
 }))]
 pub struct RequirementRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub description: String,
     /// 4.2 c: whether the ISMS addresses the requirement.
     #[serde(default)]
     pub addressed_by_isms: bool,
     /// Required when `addressed_by_isms`, and only then.
+    #[schema(value_type = Option<crate::fields::RequiredFreeText>)]
     pub how_addressed: Option<String>,
     /// Context issues (4.1) the requirement relates to; each must exist.
     #[serde(default)]
@@ -88,9 +92,11 @@ pub struct RequirementRequest {
 }))]
 pub struct RequirementRevisionRequest {
     pub requirement_id: Uuid,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub description: String,
     #[serde(default)]
     pub addressed_by_isms: bool,
+    #[schema(value_type = Option<crate::fields::RequiredFreeText>)]
     pub how_addressed: Option<String>,
     #[serde(default)]
     pub context_issue_ids: Vec<Uuid>,
@@ -139,6 +145,7 @@ impl From<&RequirementRevisionRequest> for RequirementRequest {
 }))]
 pub struct WithdrawRequirementRequest {
     pub requirement_id: Uuid,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 
@@ -147,6 +154,7 @@ pub struct WithdrawRequirementRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "The last contract with this customer ended."}))]
 pub struct RetireInterestedPartyRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

@@ -56,12 +56,18 @@ pub(crate) fn ensure_referenced<R: Register>(
 }))]
 pub struct JoinPersonRequest {
     /// Unique (case-insensitively) among the people who have not left.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub user_name: String,
     /// The person's id in the HR system.
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub external_id: Option<String>,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub display_name: String,
+    #[schema(value_type = Option<crate::fields::EmailOrBlank>)]
     pub email: Option<String>,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub department: String,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub role: String,
     /// Another person of the register.
     pub manager_id: Option<Uuid>,
@@ -77,9 +83,13 @@ pub struct JoinPersonRequest {
     "role": "security engineer"
 }))]
 pub struct ChangePersonRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub display_name: String,
+    #[schema(value_type = Option<crate::fields::EmailOrBlank>)]
     pub email: Option<String>,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub department: String,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub role: String,
     pub manager_id: Option<Uuid>,
 }

@@ -56,18 +56,25 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "vulnerability": "unencrypted disks"
 }))]
 pub struct IdentifyRiskRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub description: String,
     #[serde(default)]
     #[schema(schema_with = risk_kind_schema)]
     pub kind: RiskKind,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub category: String,
     /// The risk owner (a token `sub`): the person accountable, who accepts the residual risk.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::fields::SingleLine>)]
     pub asset_refs: Vec<String>,
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub threat: Option<String>,
+    #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub vulnerability: Option<String>,
 }
 
@@ -104,6 +111,7 @@ pub struct AssessRiskRequest {
     pub likelihood: u8,
     pub impact: u8,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub rationale: String,
 }
 
@@ -126,7 +134,9 @@ pub struct PlanTreatmentRequest {
     #[serde(default)]
     pub controls: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::fields::RequiredFreeText>)]
     pub actions: Vec<String>,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     pub due_date: Option<NaiveDate>,
     pub target_residual_likelihood: u8,
@@ -139,6 +149,7 @@ pub struct PlanTreatmentRequest {
 #[schema(example = json!({"justification": "Residual risk within appetite after encryption."}))]
 pub struct AcceptRiskRequest {
     /// Required when the residual score is above the acceptance threshold.
+    #[schema(value_type = Option<crate::fields::FreeText>)]
     pub justification: Option<String>,
 }
 
@@ -147,6 +158,7 @@ pub struct AcceptRiskRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Laptops replaced by thin clients."}))]
 pub struct CloseRiskRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

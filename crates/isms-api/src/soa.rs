@@ -49,6 +49,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }))]
 pub struct ApplicabilityRequest {
     pub applicable: bool,
+    #[schema(value_type = crate::fields::FreeText)]
     pub justification: String,
 }
 
@@ -63,9 +64,11 @@ pub struct ApplicabilityRequest {
 pub struct ImplementationRequest {
     #[schema(schema_with = implementation_status_schema)]
     pub status: ImplementationStatus,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     /// Document ids, tickets or URLs, one per item.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::fields::SingleLine>)]
     pub evidence_refs: Vec<String>,
 }
 

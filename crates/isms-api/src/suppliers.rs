@@ -45,9 +45,12 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "handles_personal_data": true
 }))]
 pub struct SupplierRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub name: String,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub services: String,
     /// Who in the organization is responsible for the relationship.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     #[schema(schema_with = supplier_risk_rating_schema)]
     pub risk_rating: SupplierRiskRating,
@@ -82,11 +85,13 @@ impl SupplierRequest {
     "security_requirements": ["ISO/IEC 27001 certification kept valid", "Incidents reported within 24 hours"]
 }))]
 pub struct SupplierAgreementRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     pub signed_on: NaiveDate,
     /// After `signed_on`; omit for an open-ended agreement.
     pub expires_on: Option<NaiveDate>,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::fields::SingleLine>)]
     pub security_requirements: Vec<String>,
 }
 
@@ -112,6 +117,7 @@ impl SupplierAgreementRequest {
 #[schema(example = json!({"note": "Due diligence done; SOC 2 report reviewed."}))]
 pub struct ApproveSupplierRequest {
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub note: String,
 }
 
@@ -129,6 +135,7 @@ pub struct SupplierReviewRequest {
     #[schema(schema_with = review_outcome_schema)]
     pub outcome: ReviewOutcome,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub notes: String,
     /// After `reviewed_on`.
     pub next_review_due_on: NaiveDate,
@@ -140,6 +147,7 @@ pub struct SupplierReviewRequest {
 #[schema(example = json!({"terminated_on": "2027-03-31", "reason": "Moved to another provider."}))]
 pub struct TerminateSupplierRequest {
     pub terminated_on: NaiveDate,
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 

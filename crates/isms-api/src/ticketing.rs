@@ -24,6 +24,7 @@ use isms_domain::nonconformity::Nonconformity;
 use isms_domain::ticketing::{mapped_outcome, ticket_system, ActionOutcome, StatusRule, TicketRef, TicketStatusChange};
 use isms_domain::values::{required_line, MAX_LINE};
 use isms_domain::Actor;
+use isms_projections::views::text::MAX_URL;
 use isms_projections::views::NonconformityRecord;
 use isms_store::TenantId;
 use serde::{Deserialize, Serialize};
@@ -667,12 +668,26 @@ pub async fn receive_servicenow(
 pub struct LinkTicketRequest {
     /// `jira`, `servicenow`, ...: the name webhooks of that system arrive under.
     pub system: String,
+    #[schema(value_type = crate::fields::SingleLine)]
     pub key: String,
+    #[schema(value_type = Option<crate::fields::HttpUrlOrBlank>)]
     pub url: Option<String>,
 }
 
-/// Longest ticket URL kept.
-const MAX_URL: usize = 2000;
+/// A ticket link's URL, as `HttpUrlOrBlank` states it: blank is none; anything else is an
+/// http(s) URL and a single line of at most `MAX_URL` characters, checked as given.
+pub(crate) fn ticket_url(pointer: &str, url: Option<&str>) -> Result<Option<String>, isms_domain::DomainError> {
+    let Some(url) = url.filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+    let trimmed = url.trim_start();
+    if !(trimmed.starts_with("https://") || trimmed.starts_with("http://")) {
+        return Err(isms_domain::DomainError::at(
+            isms_domain::ErrorCode::ValidationFailed,
+            pointer,
+            "must be an http(s) URL",
+        ));
+    }
+    required_line(pointer, url, MAX_URL).map(Some)
+}
 
 /// Link a corrective action to its ticket
 ///
@@ -705,17 +720,7 @@ pub async fn link_corrective_action_ticket(
     let mut fields = Fields::default();
     let system = fields.take(ticket_system("/system", &request.system));
     let key = fields.take(required_line("/key", &request.key, MAX_LINE));
-    let url = match request.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-        Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
-            fields.take::<Option<String>>(Err(isms_domain::DomainError::at(
-                isms_domain::ErrorCode::ValidationFailed,
-                "/url",
-                "must be an http(s) URL",
-            )))
-        }
-        Some(url) => fields.take(required_line("/url", url, MAX_URL)).map(Some),
-        None => Some(None),
-    };
+    let url = fields.take(ticket_url("/url", request.url.as_deref()));
     let ticket = fields.finish(|| Some(TicketRef { system: system?, key: key?, url: url? }))?;
     let actor = context.actor.clone();
     // PUT is idempotent: the link already in place is answered as it stands.

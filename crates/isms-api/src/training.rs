@@ -48,12 +48,14 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "description": "Yearly security awareness for every employee: phishing, clear desk, reporting incidents."
 }))]
 pub struct TrainingCourseRequest {
+    #[schema(value_type = crate::fields::SingleLine)]
     pub title: String,
     #[schema(schema_with = training_topic_schema)]
     pub topic: TrainingTopic,
     /// How many months a completion counts (1 to 120); omit when it does not expire.
     pub validity_months: Option<u16>,
     #[serde(default)]
+    #[schema(value_type = crate::fields::FreeText)]
     pub description: String,
 }
 
@@ -89,6 +91,7 @@ impl TrainingCourseRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Replaced by the 2027 edition."}))]
 pub struct RetireTrainingCourseRequest {
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub reason: String,
 }
 
@@ -115,6 +118,7 @@ pub struct TrainingCompletionRequest {
     pub completed_on: NaiveDate,
     /// The sender's id of this completion. A completion id already recorded for the person is
     /// refused (409 `training_completion_already_recorded`), so resending is harmless.
+    #[schema(value_type = crate::fields::SingleLine)]
     pub completion_id: String,
     /// Percent, 0 to 100.
     pub score: Option<u8>,

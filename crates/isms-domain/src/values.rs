@@ -5,16 +5,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, ErrorCode};
 
-/// A short single-line text such as a title or a person's subject: trimmed, 1 to `max` chars.
+/// A short single-line text such as a title or a person's subject: not blank, at most `max`
+/// characters and no control character at all, both counted on the value as given (as
+/// [`free_text`] counts), so the limits read the same as the OpenAPI `maxLength` and `pattern`
+/// that state them. Stored trimmed.
 pub fn required_line(pointer: &str, value: &str, max: usize) -> Result<String, DomainError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, "must not be empty"));
     }
-    if trimmed.chars().count() > max {
+    if value.chars().count() > max {
         return Err(DomainError::at(ErrorCode::ValidationFailed, pointer, format!("must be at most {max} characters")));
     }
-    if trimmed.chars().any(char::is_control) {
+    if value.chars().any(char::is_control) {
         return Err(DomainError::at(
             ErrorCode::ValidationFailed,
             pointer,
@@ -103,9 +106,29 @@ mod tests {
     fn lines_are_trimmed_and_bounded() {
         assert_eq!(required_line("/t", "  x ", 5).unwrap(), "x");
         assert!(required_line("/t", "   ", 5).is_err());
+        assert!(required_line("/t", "", 5).is_err());
         assert!(required_line("/t", "abcdef", 5).is_err());
         assert!(required_line("/t", "a\nb", 5).is_err());
         assert_eq!(free_text("/t", "a\n\tb", 9).unwrap(), "a\n\tb");
         assert!(free_text("/t", "a\u{7}b", 9).is_err());
+    }
+
+    #[test]
+    fn a_line_is_measured_and_checked_as_given() {
+        // The length counts the surrounding spaces, as `maxLength` does.
+        assert_eq!(required_line("/t", "abcde", 5).unwrap(), "abcde");
+        assert!(required_line("/t", " abcde", 5).is_err());
+        assert!(required_line("/t", "abc   ", 5).is_err());
+        // Characters, not bytes.
+        assert_eq!(required_line("/t", "顧客名簿", 4).unwrap(), "顧客名簿");
+        // A control character is refused wherever it is, trailing line breaks and tabs included.
+        for bad in ["x\n", "\tx", "x\r\n", "x\u{85}", "x\u{7f}"] {
+            let err = required_line("/t", bad, 5).unwrap_err();
+            assert_eq!(err.detail, "must be a single line without control characters", "{bad:?}");
+        }
+        // Blank is empty, whatever the blank characters.
+        assert_eq!(required_line("/t", " \t\n", 5).unwrap_err().detail, "must not be empty");
+        // Other whitespace around the line is trimmed off.
+        assert_eq!(required_line("/t", "\u{3000}x\u{a0}", 5).unwrap(), "x");
     }
 }

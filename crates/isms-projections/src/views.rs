@@ -59,6 +59,9 @@ pub mod ticketing;
 
 // Section: reliability suite.
 
+// The rules of the request bodies' text fields.
+pub mod text;
+
 impl Register for Risk {
     const NOUN: &'static str = "risk";
     const COLLECTION: &'static str = "risks";

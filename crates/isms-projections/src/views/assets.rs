@@ -177,6 +177,7 @@ pub struct ClassificationLabelBody {
     pub label: String,
     /// What the label means and how such information is handled (A.5.13).
     #[serde(default)]
+    #[schema(value_type = crate::views::text::FreeText)]
     pub description: String,
 }
 

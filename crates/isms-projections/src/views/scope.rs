@@ -29,12 +29,15 @@ pub trait Singleton: Aggregate + Send + Sync + 'static {
 pub struct BoundariesBody {
     /// Departments, functions and roles inside the ISMS.
     #[serde(default)]
+    #[schema(value_type = crate::views::text::FreeText)]
     pub organizational: String,
     /// Buildings, floors, rooms.
     #[serde(default)]
+    #[schema(value_type = crate::views::text::FreeText)]
     pub physical: String,
     /// Networks, systems, cloud services.
     #[serde(default)]
+    #[schema(value_type = crate::views::text::FreeText)]
     pub technological: String,
 }
 
@@ -42,8 +45,10 @@ pub struct BoundariesBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExclusionBody {
+    #[schema(value_type = crate::views::text::RequiredFreeText)]
     pub description: String,
     /// Required: 4.3 accepts only justified exclusions.
+    #[schema(value_type = crate::views::text::RequiredFreeText)]
     pub justification: String,
 }
 
@@ -62,14 +67,17 @@ pub struct ExclusionBody {
     "sites": ["Tokyo head office"]
 }))]
 pub struct ScopeBody {
+    #[schema(value_type = crate::views::text::RequiredFreeText)]
     pub statement: String,
     pub boundaries: BoundariesBody,
     /// 4.3 c: interfaces and dependencies with activities outside the ISMS, one per line.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::views::text::SingleLine>)]
     pub interfaces_and_dependencies: Vec<String>,
     #[serde(default)]
     pub exclusions: Vec<ExclusionBody>,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::views::text::SingleLine>)]
     pub sites: Vec<String>,
 }
 
