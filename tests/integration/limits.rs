@@ -99,11 +99,11 @@ async fn a_10_mb_body_is_refused_413_before_it_is_read() {
         .send(reqwest::Method::POST, Some(&token), "/api/v1/risks", None, &[("content-type", "application/json")])
         .await;
     assert_eq!(reply.status, 400, "an empty body is still just malformed");
-    let big = json!({"title": "x".repeat(100 * 1024), "category": "c", "owner": "alice"});
+    let big = json!({"title": "x".repeat(300 * 1024), "category": "c", "owner": "alice"});
     let reply = app.post(&token, "/api/v1/risks", big).await.expect(413);
     assert_eq!(reply.code(), "payload_too_large");
     assert_eq!(reply.header("content-type").as_deref(), Some("application/problem+json"));
-    assert!(reply.body["detail"].as_str().unwrap().contains("65536"), "{}", reply.body);
+    assert!(reply.body["detail"].as_str().unwrap().contains("262144"), "{}", reply.body);
 }
 
 #[tokio::test]

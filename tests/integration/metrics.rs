@@ -93,7 +93,7 @@ async fn evaluations_are_computed_from_the_last_measurement_and_made_by_the_anal
         "insufficient_scope"
     );
     let backwards = app.get(&alice, &format!("/api/v1/metrics/{id}/series?from={to}&to={from}")).await.expect(400);
-    assert_eq!(backwards.code(), "invalid_query");
+    assert_eq!(backwards.code(), "from_after_to");
 
     let history = app.get(&alice, &format!("/api/v1/metrics/{id}/history")).await.expect(200);
     let types: Vec<&str> =

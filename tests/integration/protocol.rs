@@ -110,7 +110,7 @@ async fn lists_page_with_opaque_cursors_and_cap_the_page_size() {
 async fn bad_requests_get_problem_details_and_change_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.alice();
-    let big = json!({"title": "x", "category": "y", "owner": "alice", "description": "z".repeat(70 * 1024)});
+    let big = json!({"title": "x", "category": "y", "owner": "alice", "description": "z".repeat(300 * 1024)});
     assert_eq!(app.post(&alice, "/api/v1/risks", big).await.expect(413).code(), "payload_too_large");
     let raw = app
         .client

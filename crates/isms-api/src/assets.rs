@@ -78,8 +78,12 @@ pub struct AssetRequest {
     #[schema(value_type = crate::fields::SingleLine)]
     pub classification: String,
     /// 1 (low) to 3 (high).
+    /// 1 (low) to 3 (high), as are `integrity` and `availability`.
+    #[schema(minimum = 1, maximum = 3)]
     pub confidentiality: u8,
+    #[schema(minimum = 1, maximum = 3)]
     pub integrity: u8,
+    #[schema(minimum = 1, maximum = 3)]
     pub availability: u8,
     #[serde(default)]
     pub personal_data: bool,

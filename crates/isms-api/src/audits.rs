@@ -55,6 +55,7 @@ const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
     "responsibilities": "The ISMS manager plans the programme; trained auditors from other departments audit."
 }))]
 pub struct EstablishAuditProgrammeRequest {
+    #[schema(minimum = 2000, maximum = 2100)]
     pub year: i32,
     #[schema(value_type = crate::fields::RequiredFreeText)]
     pub objectives: String,

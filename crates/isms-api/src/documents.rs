@@ -52,6 +52,7 @@ pub struct RegisterDocumentRequest {
     #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     /// 1 to 60 months between publication and the next review.
+    #[schema(minimum = 1, maximum = 60)]
     pub review_interval_months: u32,
 }
 

@@ -73,6 +73,7 @@ pub struct ReviewInputRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"inputs": [{"category": "interested_party_feedback", "summary": "Two customers asked for ISMS certification evidence in tenders."}]}))]
 pub struct RecordInputsRequest {
+    #[schema(min_items = 1)]
     pub inputs: Vec<ReviewInputRequest>,
 }
 

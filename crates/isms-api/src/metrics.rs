@@ -74,6 +74,8 @@ pub struct MetricRequest {
     #[schema(value_type = crate::fields::SingleLine)]
     pub unit: String,
     /// At most 6 decimals.
+    /// Within ±1,000,000,000 with at most 6 decimal places (`Quantity`).
+    #[schema(minimum = -1_000_000_000.0, maximum = 1_000_000_000.0)]
     pub target_value: f64,
     #[schema(schema_with = target_direction_schema)]
     pub direction: TargetDirection,
@@ -124,6 +126,8 @@ impl MetricRequest {
 #[schema(example = json!({"value": 77.5, "measured_on": "2026-11-20", "note": "62 of 80 employees"}))]
 pub struct MeasurementRequest {
     /// In the metric's unit; at most 6 decimals.
+    /// Within ±1,000,000,000 with at most 6 decimal places (`Quantity`).
+    #[schema(minimum = -1_000_000_000.0, maximum = 1_000_000_000.0)]
     pub value: f64,
     /// Not after today.
     pub measured_on: NaiveDate,
@@ -273,7 +277,7 @@ pub async fn metric_series(
 ) -> Result<HttpResponse, ApiError> {
     let id = stream_id::<Metric>(&id)?;
     if range.from.zip(range.to).is_some_and(|(from, to)| to < from) {
-        return Err(ApiError::bad_request("invalid_query", "'to' must not be before 'from'"));
+        return Err(ApiError::bad_request("from_after_to", "'to' must not be before 'from'"));
     }
     let point = travel.point(&request, &auth.principal)?;
     let (entry, resolved) = ledger.record::<Metric>(&auth.principal.tenant, &id, point)?;

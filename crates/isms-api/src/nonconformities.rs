@@ -89,7 +89,9 @@ pub struct NewCorrectiveActionRequest {
     /// Key of the ticket tracking the work elsewhere (Jira, ServiceNow).
     #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
     pub ticket_key: Option<String>,
-    /// The ticketing system a bridge should open the ticket in (`jira`, `servicenow`).
+    /// The ticketing system a bridge should open the ticket in (`jira`, `servicenow`); blank
+    /// is none.
+    #[schema(pattern = r"^[ \t\n\r]*([A-Za-z0-9_-]{1,32}[ \t\n\r]*)?$")]
     pub ticket_system: Option<String>,
     /// The project the ticket belongs in (a Jira project key, a ServiceNow assignment group).
     #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
@@ -101,6 +103,7 @@ pub struct NewCorrectiveActionRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"actions": [{"description": "Quarterly restore test with sign-off", "owner": "bob", "due_date": "2027-01-31", "ticket_key": "OPS-42"}]}))]
 pub struct PlanCorrectiveActionsRequest {
+    #[schema(min_items = 1)]
     pub actions: Vec<NewCorrectiveActionRequest>,
 }
 

@@ -68,6 +68,8 @@ pub struct ObjectiveRequest {
     #[schema(value_type = crate::fields::RequiredFreeText)]
     pub target: String,
     /// The target as a number, where it can be measured as one (at most 6 decimals).
+    /// Within ±1,000,000,000 with at most 6 decimal places (`Quantity`).
+    #[schema(minimum = -1_000_000_000.0, maximum = 1_000_000_000.0)]
     pub target_value: Option<f64>,
     /// The unit of `target_value`; only with a `target_value`.
     #[schema(value_type = Option<crate::fields::SingleLineOrBlank>)]
@@ -130,6 +132,8 @@ pub struct ObjectiveProgressRequest {
     #[schema(value_type = crate::fields::RequiredFreeText)]
     pub note: String,
     /// The value reached, in the objective's unit; only for an objective with a `target_value`.
+    /// Within ±1,000,000,000 with at most 6 decimal places (`Quantity`).
+    #[schema(minimum = -1_000_000_000.0, maximum = 1_000_000_000.0)]
     pub value: Option<f64>,
 }
 

@@ -231,7 +231,7 @@ pub enum CommandProblems {
     /// `If-Match` is stale; `current_version` tells the current one.
     #[response(status = 412, content_type = "application/problem+json")]
     PreconditionFailed(Problem),
-    /// The body is larger than the route accepts (64 KiB unless the operation says otherwise).
+    /// The body is larger than the route accepts (256 KiB unless the operation says otherwise).
     #[response(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Problem),
     /// The body is not `application/json`.

@@ -108,7 +108,11 @@ impl IdentifyRiskRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"likelihood": 4, "impact": 4, "rationale": "Two laptops were lost last year."}))]
 pub struct AssessRiskRequest {
+    /// A level of the likelihood scale of the risk criteria in force (at most 10 levels).
+    #[schema(minimum = 1, maximum = 10)]
     pub likelihood: u8,
+    /// A level of the impact scale of the risk criteria in force (at most 10 levels).
+    #[schema(minimum = 1, maximum = 10)]
     pub impact: u8,
     #[serde(default)]
     #[schema(value_type = crate::fields::FreeText)]
@@ -139,7 +143,9 @@ pub struct PlanTreatmentRequest {
     #[schema(value_type = crate::fields::SingleLine)]
     pub owner: String,
     pub due_date: Option<NaiveDate>,
+    #[schema(minimum = 1, maximum = 10)]
     pub target_residual_likelihood: u8,
+    #[schema(minimum = 1, maximum = 10)]
     pub target_residual_impact: u8,
 }
 

@@ -49,7 +49,8 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }))]
 pub struct ApplicabilityRequest {
     pub applicable: bool,
-    #[schema(value_type = crate::fields::FreeText)]
+    /// Required either way (`soa_justification_required` when blank).
+    #[schema(value_type = crate::fields::RequiredFreeText)]
     pub justification: String,
 }
 

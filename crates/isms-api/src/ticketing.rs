@@ -666,7 +666,9 @@ pub async fn receive_servicenow(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"system": "jira", "key": "OPS-42", "url": "https://example.atlassian.net/browse/OPS-42"}))]
 pub struct LinkTicketRequest {
-    /// `jira`, `servicenow`, ...: the name webhooks of that system arrive under.
+    /// `jira`, `servicenow`, ...: the name webhooks of that system arrive under (compared in
+    /// lower case).
+    #[schema(pattern = r"^[ \t\n\r]*[A-Za-z0-9_-]{1,32}[ \t\n\r]*$")]
     pub system: String,
     #[schema(value_type = crate::fields::SingleLine)]
     pub key: String,

@@ -53,6 +53,7 @@ pub struct TrainingCourseRequest {
     #[schema(schema_with = training_topic_schema)]
     pub topic: TrainingTopic,
     /// How many months a completion counts (1 to 120); omit when it does not expire.
+    #[schema(minimum = 1, maximum = 120)]
     pub validity_months: Option<u16>,
     #[serde(default)]
     #[schema(value_type = crate::fields::FreeText)]

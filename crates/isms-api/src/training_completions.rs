@@ -49,7 +49,9 @@ pub struct TrainingCompletionItem {
     /// The course's exact title (case-insensitive), when no `course_id` is given.
     pub course_title: Option<String>,
     pub completed_on: NaiveDate,
-    /// Percent, when the course is scored.
+    /// Percent, when the course is scored. An item with a score over 100 is answered rejected
+    /// (the rest of the batch is still recorded).
+    #[schema(maximum = 255)]
     pub score: Option<u8>,
 }
 
@@ -64,6 +66,7 @@ pub struct TrainingCompletionItem {
 ]}))]
 pub struct TrainingCompletionBatch {
     /// 1 to 500 items.
+    #[schema(min_items = 1, max_items = 500)]
     pub completions: Vec<TrainingCompletionItem>,
 }
 

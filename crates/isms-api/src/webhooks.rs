@@ -42,9 +42,11 @@ pub struct CreateWebhookRequest {
     /// http or https. Private, loopback and link-local targets are refused unless the
     /// operator allow-listed the host.
     pub url: String,
-    /// CloudEvents types to deliver (`isms.risk.*` for a prefix); empty or absent: every type.
     #[serde(default)]
+    #[schema(schema_with = event_types_schema)]
     pub event_types: Vec<String>,
+    /// At most 500 characters.
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     #[schema(schema_with = secret_schema)]
     pub secret: Option<String>,
@@ -62,6 +64,21 @@ const SECRET_PATTERN: &str = concat!(
     r"^whsec_((?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?",
     r"|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$"
 );
+
+/// What `validated` accepts as an event type: lower-case letters, digits, `.` and `_`, with an
+/// optional `*` at the end, 1 to 200 characters.
+fn event_types_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let event_type = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^[a-z0-9._]*\*?$"))
+        .min_length(Some(1))
+        .max_length(Some(200));
+    ArrayBuilder::new()
+        .items(event_type)
+        .description(Some("CloudEvents types to deliver (`isms.risk.*` for a prefix); empty or absent: every type."))
+        .build()
+}
 
 fn secret_schema() -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
@@ -235,10 +252,11 @@ async fn validated(webhooks: &Webhooks, body: CreateWebhookRequest) -> Result<Ne
         }
     }
     check_secret(body.secret.as_deref(), &mut problems);
-    let description = body.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
-    if description.as_ref().is_some_and(|d| d.chars().count() > 500) {
+    // Counted as sent, as the document's maxLength counts.
+    if body.description.as_ref().is_some_and(|d| d.chars().count() > 500) {
         problems.push(problem("validation_failed", "/description", "at most 500 characters"));
     }
+    let description = body.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
     refuse(problems)?;
     Ok(NewSubscription {
         id: Uuid::now_v7(),

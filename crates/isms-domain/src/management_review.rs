@@ -262,7 +262,11 @@ impl ManagementReview {
             ));
         }
         if decisions.is_empty() && actions.is_empty() {
-            return Err(DomainError::at(ErrorCode::ValidationFailed, "/decisions", "record a decision or an action"));
+            return Err(DomainError::at(
+                ErrorCode::ReviewOutputsRequired,
+                "/decisions",
+                "record a decision or an action",
+            ));
         }
         let decisions = decisions.into_iter().map(|(decision_id, kind, description)| {
             ManagementReviewEvent::ReviewDecisionRecorded(ReviewDecisionRecorded { decision_id, kind, description })

@@ -179,7 +179,7 @@ impl Objective {
     /// A unit with no number to qualify says nothing.
     fn check(details: &ObjectiveDetails) -> Result<(), DomainError> {
         if details.unit.is_some() && details.target_value.is_none() {
-            return Err(DomainError::at(ErrorCode::ValidationFailed, "/unit", "a unit needs a target_value"));
+            return Err(DomainError::at(ErrorCode::UnitNeedsTarget, "/unit", "a unit needs a target_value"));
         }
         Ok(())
     }

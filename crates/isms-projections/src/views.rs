@@ -400,7 +400,10 @@ pub struct LevelBandBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RiskCriteriaBody {
+    /// 2 to 10 levels, as `impact_scale`.
+    #[schema(min_items = 2, max_items = 10)]
     pub likelihood_scale: Vec<ScaleLevelBody>,
+    #[schema(min_items = 2, max_items = 10)]
     pub impact_scale: Vec<ScaleLevelBody>,
     pub level_bands: Vec<LevelBandBody>,
     #[schema(example = 8)]

@@ -173,7 +173,7 @@ impl Registers {
 #[serde(deny_unknown_fields)]
 pub struct ClassificationLabelBody {
     /// snake_case, 1 to 50 characters of a-z, 0-9 and _.
-    #[schema(example = "confidential")]
+    #[schema(example = "confidential", pattern = "^[a-z0-9_]{1,50}$")]
     pub label: String,
     /// What the label means and how such information is handled (A.5.13).
     #[serde(default)]
@@ -193,6 +193,8 @@ pub struct ClassificationLabelBody {
     {"label": "personal_data", "description": "Personal information under JIS Q 15001."}
 ]}))]
 pub struct ClassificationSchemeBody {
+    /// 1 to 10 labels (`MAX_CLASSIFICATION_LABELS`).
+    #[schema(min_items = 1, max_items = 10)]
     pub labels: Vec<ClassificationLabelBody>,
 }
 
