@@ -36,6 +36,7 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "which fields are needed depends on the delivery headers and the record's shape",
     "how_addressed_required": "how_addressed is required when addressed is true (a condition between fields)",
     "operational_plan_links_required": "a plan links at least one objective or risk treatment (two fields)",
+    "objective_outcome_note_required": "a note is required when an objective was not achieved (two fields)",
     "unit_needs_target": "an objective's unit only with a target_value (two fields)",
     "review_outputs_required": "a management review's outputs hold a decision or an action (two fields)",
     "personal_data_attributes_not_applicable": "third-party recipients only when third_party_provision is true (two fields)",

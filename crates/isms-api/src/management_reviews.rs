@@ -83,9 +83,12 @@ pub struct RecordInputsRequest {
 #[schema(example = json!({"categories": ["nonconformity_trends", "risk_assessment_results"]}))]
 pub struct PrefillInputsRequest {
     /// The categories to record from the drafts; default: every category not yet recorded.
-    #[schema(value_type = Option<Vec<String>>)]
+    /// 409 `nothing_to_prefill` when that leaves nothing to record.
+    #[schema(inline, value_type = Option<Vec<ReviewInputCategoryName>>, min_items = 1)]
     pub categories: Option<Vec<ReviewInputCategory>>,
 }
+
+crate::param_schemas::param_schema!(ReviewInputCategoryName, review_input_category_schema);
 
 /// Record that the review meeting was held.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -404,7 +407,13 @@ pub async fn record_prefilled_review_inputs(
                 record_ids: draft.record_ids.clone(),
                 prefilled: true,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        if inputs.is_empty() {
+            return Err(isms_domain::DomainError::new(
+                isms_domain::ErrorCode::NothingToPrefill,
+                "every input of 9.3.2 asked for is already recorded",
+            ));
+        }
         review.record_inputs(inputs)
     })
     .await

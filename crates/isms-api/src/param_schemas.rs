@@ -1,4 +1,5 @@
-//! Types that only carry a schema, for query parameters whose schema is built by a function.
+//! Types that only carry a schema, for query parameters and body fields whose schema is built
+//! by a function.
 //! `#[param(schema_with = f)]` would drop the parameter's description and `required`;
 //! `#[param(value_type = T)]` with one of these keeps them.
 

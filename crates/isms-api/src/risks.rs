@@ -134,8 +134,9 @@ pub struct AssessRiskRequest {
 pub struct PlanTreatmentRequest {
     #[schema(schema_with = treatment_option_schema)]
     pub option: TreatmentOption,
-    /// ISO/IEC 27001:2022 Annex A control ids, such as `5.15` or `8.8`.
+    /// ISO/IEC 27001:2022 Annex A control ids, such as `5.15` or `8.8` (`A.5.15` also reads).
     #[serde(default)]
+    #[schema(inline, value_type = Vec<ControlId>)]
     pub controls: Vec<String>,
     #[serde(default)]
     #[schema(value_type = Vec<crate::fields::RequiredFreeText>)]
@@ -148,6 +149,16 @@ pub struct PlanTreatmentRequest {
     #[schema(minimum = 1, maximum = 10)]
     pub target_residual_impact: u8,
 }
+
+/// Every id `ControlRef::parse` accepts: the 2022 catalog's, with or without `A.`.
+fn control_id_schema() -> utoipa::openapi::schema::Object {
+    let ids = isms_domain::catalog::ISO27001_2022.iter().map(|control| control.id);
+    let prefixed: Vec<String> = ids.clone().map(|id| format!("A.{id}")).collect();
+    let names: Vec<&str> = ids.chain(prefixed.iter().map(String::as_str)).collect();
+    isms_projections::views::string_enum(&names)
+}
+
+crate::param_schemas::param_schema!(ControlId, control_id_schema);
 
 /// Accept the residual risk (risk owner or `admin` only).
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]

@@ -122,6 +122,7 @@ pub struct TrainingCompletionRequest {
     #[schema(value_type = crate::fields::SingleLine)]
     pub completion_id: String,
     /// Percent, 0 to 100.
+    #[schema(maximum = 100)]
     pub score: Option<u8>,
 }
 

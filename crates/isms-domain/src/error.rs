@@ -143,6 +143,7 @@ error_codes! {
     ManagementReviewAlreadyHeld => ("management_review_already_held", Conflict),
     ManagementReviewNotHeld => ("management_review_not_held", Conflict),
     ReviewOutputsRequired => ("review_outputs_required", Invalid),
+    NothingToPrefill => ("nothing_to_prefill", Conflict),
     ManagementReviewInputsMissing => ("management_review_inputs_missing", Conflict),
     ManagementReviewDecisionsMissing => ("management_review_decisions_missing", Conflict),
     ReviewActionNotFound => ("review_action_not_found", NotFound),

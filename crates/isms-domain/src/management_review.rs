@@ -221,7 +221,7 @@ impl ManagementReview {
     pub fn schedule(&self, command: ManagementReviewScheduled) -> Result<Vec<ManagementReviewEvent>, DomainError> {
         if command.period_start_on > command.scheduled_on {
             return Err(DomainError::at(
-                ErrorCode::ValidationFailed,
+                ErrorCode::DatesOutOfOrder,
                 "/period_start_on",
                 "the reviewed period must start on or before the review date",
             ));

@@ -377,7 +377,8 @@ impl NonconformityRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScaleLevelBody {
-    #[schema(example = 1)]
+    /// 1, 2, 3, ... in order (a scale has at most 10 levels).
+    #[schema(example = 1, minimum = 1, maximum = 10)]
     pub value: u8,
     #[schema(example = "rare")]
     pub label: String,
@@ -389,9 +390,10 @@ pub struct ScaleLevelBody {
 pub struct LevelBandBody {
     #[schema(example = "low")]
     pub level: String,
-    #[schema(example = 1)]
+    /// Scores are likelihood x impact: 1 to 100 at most.
+    #[schema(example = 1, minimum = 1, maximum = 100)]
     pub min_score: u16,
-    #[schema(example = 4)]
+    #[schema(example = 4, minimum = 1, maximum = 100)]
     pub max_score: u16,
 }
 
@@ -406,7 +408,8 @@ pub struct RiskCriteriaBody {
     #[schema(min_items = 2, max_items = 10)]
     pub impact_scale: Vec<ScaleLevelBody>,
     pub level_bands: Vec<LevelBandBody>,
-    #[schema(example = 8)]
+    /// A possible score (1 to the largest likelihood x impact).
+    #[schema(example = 8, minimum = 1, maximum = 100)]
     pub acceptance_threshold: u16,
 }
 

@@ -496,8 +496,10 @@ pub struct ScimListResponse {
 #[allow(dead_code)] // Documents the body; the handlers read it as JSON (SCIM is case-insensitive).
 pub struct ScimUserRequest {
     pub schemas: Option<Vec<String>>,
-    #[schema(rename = "userName", min_length = 1)]
+    #[schema(rename = "userName", value_type = crate::fields::SingleLine)]
     pub user_name: String,
+    #[schema(rename = "displayName", value_type = Option<crate::fields::SingleLineOrBlank>)]
+    pub display_name: Option<String>,
 }
 
 /// A SCIM Group as this server reads it (RFC 7643 4.2): `displayName` is required; `members`
@@ -506,7 +508,7 @@ pub struct ScimUserRequest {
 #[allow(dead_code)] // Documents the body; the handlers read it as JSON.
 pub struct ScimGroupRequest {
     pub schemas: Option<Vec<String>>,
-    #[schema(rename = "displayName", min_length = 1)]
+    #[schema(rename = "displayName", value_type = crate::fields::SingleLine)]
     pub display_name: String,
 }
 

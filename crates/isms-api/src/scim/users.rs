@@ -76,8 +76,7 @@ impl UserInput {
             [text(object, "displayName"), name.and_then(|n| text(n, "formatted")), given_and_family.as_deref()]
                 .into_iter()
                 .flatten()
-                .map(str::trim)
-                .find(|v| !v.is_empty())
+                .find(|v| !v.trim().is_empty())
                 .unwrap_or(&user_name)
                 .to_owned();
         let display_name = required_line("/displayName", &display_name, MAX_LINE)
