@@ -37,7 +37,7 @@ done
 token="$("$bin" token --data-dir "$data" --sub schemathesis --tenant acme \
     --scope "isms:read isms:write audit:read admin scim integrations" --ttl 1d)"
 status=0
-SCHEMATHESIS_HOOKS="$here/hooks.py" "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" \
+SCHEMATHESIS_HOOKS="${ISMS_SCHEMATHESIS_HOOKS:-$here/hooks.py}" "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" \
     run "http://127.0.0.1:$port/openapi.json" \
     --checks all \
     --header "Authorization: Bearer $token" \

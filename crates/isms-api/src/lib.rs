@@ -128,7 +128,7 @@ Commands append events; registers, histories and the audit trail are projections
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     modifiers(&BearerSecurity),
-    // Every problem response refers to it; found missing by tests/schemathesis.sh.
+    // Every problem response refers to it; found missing by tests/schemathesis/run.sh.
     components(schemas(problem::Problem, problem::FieldProblem, scim::ScimErrorBody)),
     tags(
         (name = "risks", description = "Risk and opportunity register (6.1.2, 6.1.3, 8.2, 8.3)"),

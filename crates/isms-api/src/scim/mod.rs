@@ -491,11 +491,10 @@ pub struct ScimListResponse {
 /// `userName` is required. Also read: `externalId`, `displayName` (else `name.formatted`, else
 /// given and family name), `name`, `emails` (the primary one), `title`, `active`, and the
 /// enterprise extension's `department` and `manager`. Attribute names are case-insensitive;
-/// other attributes are ignored.
+/// other attributes, `schemas` among them, are ignored.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // Documents the body; the handlers read it as JSON (SCIM is case-insensitive).
 pub struct ScimUserRequest {
-    pub schemas: Option<Vec<String>>,
     #[schema(rename = "userName", value_type = crate::fields::SingleLine)]
     pub user_name: String,
     #[schema(rename = "displayName", value_type = Option<crate::fields::SingleLineOrBlank>)]
@@ -503,11 +502,11 @@ pub struct ScimUserRequest {
 }
 
 /// A SCIM Group as this server reads it (RFC 7643 4.2): `displayName` is required; `members`
-/// holds `{"value": "<user id>"}` items; `externalId` is kept.
+/// holds `{"value": "<user id>"}` items; `externalId` is kept; other attributes, `schemas`
+/// among them, are ignored.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // Documents the body; the handlers read it as JSON.
 pub struct ScimGroupRequest {
-    pub schemas: Option<Vec<String>>,
     #[schema(rename = "displayName", value_type = crate::fields::SingleLine)]
     pub display_name: String,
 }
