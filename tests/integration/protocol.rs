@@ -180,3 +180,40 @@ async fn health_docs_and_openapi_are_served_without_a_token() {
         app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
 }
+
+/// What schemathesis found between the document and the server: a documented path asked with
+/// another method was 404 (now 405 naming the methods in `Allow`); a feed position above
+/// `int64` was accepted although the document types positions as `int64`; a valid
+/// 10,000-character text, sent with its characters escaped as Python's `json.dumps` does,
+/// was refused 413 by the former 64 KiB body limit.
+#[tokio::test]
+async fn what_schemathesis_found_stays_fixed() {
+    let app = TestApp::spawn().await;
+    let alice = app.alice();
+    let trace = app.send(Method::TRACE, Some(&alice), "/api/v1/risks", None, &[]).await.expect(405);
+    assert_eq!(trace.code(), "method_not_allowed");
+    assert_eq!(trace.header("allow").as_deref(), Some("GET, POST"));
+    let id = app.identify_risk(&alice, "alice").await;
+    let delete = app.send(Method::DELETE, Some(&alice), &format!("/api/v1/risks/{id}"), None, &[]).await.expect(405);
+    assert_eq!(delete.header("allow").as_deref(), Some("GET"));
+    app.send(Method::TRACE, Some(&alice), "/api/v1/no-such-register", None, &[]).await.expect(404);
+
+    let auditor = app.token("carol", "acme", "audit:read");
+    let beyond = app.get(&auditor, "/api/v1/events?after=9223372036854775808").await.expect(400);
+    assert_eq!(beyond.code(), "invalid_query");
+    app.get(&auditor, "/api/v1/events?after=9223372036854775807").await.expect(200);
+
+    // 10,000 emoji, each escaped as a surrogate pair: 120,000 bytes of JSON for one field.
+    let escaped = "\\ud83d\\ude00".repeat(10_000);
+    let body = format!(r#"{{"title": "Emoji", "category": "c", "owner": "alice", "description": "{escaped}"}}"#);
+    let reply = app
+        .client
+        .post(format!("{}/api/v1/risks", app.base))
+        .bearer_auth(&alice)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
+}
