@@ -481,7 +481,7 @@ mod tests {
             App::new().route("/ordinary", web::post().to(ordinary)).route("/batch", web::post().to(batch)),
         )
         .await;
-        let body = serde_json::json!({"text": "x".repeat(200 * 1024)}).to_string();
+        let body = serde_json::json!({"text": "x".repeat(super::MAX_BODY_BYTES + 1)}).to_string();
         for (path, status) in [("/ordinary", 413), ("/batch", 200)] {
             let request = test::TestRequest::post()
                 .uri(path)

@@ -344,7 +344,7 @@ mod tests {
         let mut unitless = details("Awareness");
         unitless.target_value = None;
         let error = Objective::default().set(unitless).unwrap_err();
-        assert_eq!((error.code, error.pointer.as_deref()), (ErrorCode::ValidationFailed, Some("/unit")));
+        assert_eq!((error.code, error.pointer.as_deref()), (ErrorCode::UnitNeedsTarget, Some("/unit")));
     }
 
     #[test]
