@@ -141,15 +141,7 @@ async fn bad_requests_get_problem_details_and_change_nothing() {
         (Some("malformed_json"), Some("trace-me-123"), Some("/api/v1/risks"))
     );
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let nested = app
-        .client
-        .post(format!("{}/api/v1/risks", app.base))
-        .bearer_auth(&alice)
-        .header("content-type", "application/json")
-        .body(deep)
-        .send()
-        .await
-        .unwrap();
+    let nested = app.post_text(&alice, "/api/v1/risks", deep).await;
     assert!(matches!(nested.status().as_u16(), 400 | 422));
     for field in ["tenant", "id", "actor", "position", "score"] {
         let mut body = json!({"title": "t", "category": "c", "owner": "alice"});
@@ -206,14 +198,6 @@ async fn what_schemathesis_found_stays_fixed() {
     // 10,000 emoji, each escaped as a surrogate pair: 120,000 bytes of JSON for one field.
     let escaped = "\\ud83d\\ude00".repeat(10_000);
     let body = format!(r#"{{"title": "Emoji", "category": "c", "owner": "alice", "description": "{escaped}"}}"#);
-    let reply = app
-        .client
-        .post(format!("{}/api/v1/risks", app.base))
-        .bearer_auth(&alice)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let reply = app.post_text(&alice, "/api/v1/risks", body).await;
     assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
 }

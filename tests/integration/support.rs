@@ -145,6 +145,13 @@ impl TestApp {
         self.send(reqwest::Method::POST, Some(token), path, Some(&body), &[]).await
     }
 
+    /// Posts `body` as it is, labelled JSON: for bodies a `Value` cannot hold (deep nesting,
+    /// escapes written out).
+    pub async fn post_text(&self, token: &str, path: &str, body: String) -> reqwest::Response {
+        let request = self.client.post(format!("{}{path}", self.base)).bearer_auth(token);
+        request.header("content-type", "application/json").body(body).send().await.unwrap()
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> Reply {
         self.send(reqwest::Method::GET, Some(token), path, None, &[]).await
     }
