@@ -172,6 +172,18 @@ fn failed(error: WebhookError, id: Uuid) -> ApiError {
     }
 }
 
+/// Makes a change in the webhook store on the blocking pool: each change waits for its fsync,
+/// which must not hold up an HTTP worker thread (the review found them on the workers).
+async fn write<T: Send + 'static>(
+    webhooks: &web::Data<Webhooks>,
+    id: Uuid,
+    change: impl FnOnce(&Webhooks) -> Result<T, WebhookError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let webhooks = webhooks.clone();
+    let outcome = web::block(move || change(&webhooks)).await;
+    outcome.map_err(|error| ApiError::Internal(format!("webhook store: {error}")))?.map_err(|error| failed(error, id))
+}
+
 /// Records a subscription change in the log before it is made: the change is acknowledged
 /// only once its record is durable.
 async fn log_change(
@@ -297,8 +309,8 @@ pub async fn create_webhook(
     let principal = &auth.principal;
     let change = Change::Created { url: new.url.clone(), event_types: new.event_types.clone(), active: new.active };
     log_change(&request, &ledger, principal, new.id, change).await?;
-    let (subscription, secret) =
-        webhooks.create(&principal.tenant, &principal.subject, new).map_err(|e| failed(e, Uuid::nil()))?;
+    let (tenant, subject) = (principal.tenant.clone(), principal.subject.clone());
+    let (subscription, secret) = write(&webhooks, Uuid::nil(), move |w| w.create(&tenant, &subject, new)).await?;
     let location = format!("/api/v1/webhooks/{}", subscription.id);
     let view = view(&webhooks, subscription, Some(secret))?;
     Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).json(view))
@@ -359,7 +371,8 @@ pub async fn delete_webhook(
     let (webhooks, id) = (service(webhooks)?, webhook_id(&id)?);
     webhooks.get(&auth.principal.tenant, id).map_err(|e| failed(e, id))?;
     log_change(&request, &ledger, &auth.principal, id, Change::Deleted).await?;
-    webhooks.delete(&auth.principal.tenant, id).map_err(|e| failed(e, id))?;
+    let tenant = auth.principal.tenant.clone();
+    write(&webhooks, id, move |w| w.delete(&tenant, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -377,7 +390,8 @@ async fn set_active(
         let change = if active { Change::Activated } else { Change::Deactivated { reason: None } };
         log_change(&request, &ledger, &auth.principal, id, change).await?;
     }
-    let subscription = webhooks.set_active(&auth.principal.tenant, id, active).map_err(|e| failed(e, id))?;
+    let tenant = auth.principal.tenant.clone();
+    let subscription = write(&webhooks, id, move |w| w.set_active(&tenant, id, active)).await?;
     Ok(HttpResponse::Ok().json(view(&webhooks, subscription, None)?))
 }
 
@@ -454,8 +468,8 @@ pub async fn rotate_webhook_secret(
     let grace = chrono::Duration::from_std(webhooks.settings().rotation_grace).unwrap_or(chrono::Duration::days(1));
     let change = Change::SecretRotated { previous_valid_until: Utc::now() + grace };
     log_change(&request, &ledger, &auth.principal, id, change).await?;
-    let (subscription, secret) =
-        webhooks.rotate_secret(&auth.principal.tenant, id, body.value.secret).map_err(|e| failed(e, id))?;
+    let (tenant, secret) = (auth.principal.tenant.clone(), body.value.secret);
+    let (subscription, secret) = write(&webhooks, id, move |w| w.rotate_secret(&tenant, id, secret)).await?;
     Ok(HttpResponse::Ok().json(view(&webhooks, subscription, Some(secret))?))
 }
 
@@ -514,6 +528,7 @@ pub async fn redeliver_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let (raw_id, delivery_id) = path.into_inner();
     let (webhooks, id) = (service(webhooks)?, webhook_id(&raw_id)?);
-    let delivery = webhooks.redeliver(&auth.principal.tenant, id, &delivery_id).map_err(|e| failed(e, id))?;
+    let tenant = auth.principal.tenant.clone();
+    let delivery = write(&webhooks, id, move |w| w.redeliver(&tenant, id, &delivery_id)).await?;
     Ok(HttpResponse::Accepted().json(delivery))
 }
