@@ -40,6 +40,9 @@ pub mod metrics;
 // Section: personal data erasure.
 
 // Section: reliability suite.
+/// Storage that fails on purpose, for the fault-injection tests only: the release binary is
+/// built without it.
+#[cfg(feature = "fault-injection")]
 pub mod faults;
 
 // Section: bitemporal facts and the audit trail.
