@@ -328,3 +328,24 @@ async fn concurrent_creates_of_one_name_leave_exactly_one_holder() {
     let listed = scim(&app, &token, reqwest::Method::GET, filter, None).await.expect(200);
     assert_eq!(listed.body["totalResults"], 1, "{}", listed.body);
 }
+
+/// An erased user can no longer be changed through SCIM (schemathesis found a PATCH failing on
+/// the `[erased]` e-mail with a 400): 409, and the provider provisions a new user.
+#[tokio::test]
+async fn an_erased_user_cannot_be_changed() {
+    let app = TestApp::spawn().await;
+    let scim_token = app.token("okta", "acme", "scim");
+    let admin = app.token("root", "acme", "admin isms:read isms:write");
+    let created = scim(&app, &scim_token, reqwest::Method::POST, "/scim/v2/Users", Some(&new_user("gone@example.com")))
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/scim/v2/Users/{id}");
+    let deactivate = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    scim(&app, &scim_token, reqwest::Method::PATCH, &path, Some(&deactivate)).await.expect(200);
+    app.post(&admin, &format!("/api/v1/people/{id}/erasure"), json!({})).await.expect(200);
+    let patch = scim(&app, &scim_token, reqwest::Method::PATCH, &path, Some(&deactivate)).await.expect(409);
+    assert!(patch.body["detail"].as_str().unwrap().contains("erased"), "{}", patch.body);
+    scim(&app, &scim_token, reqwest::Method::PUT, &path, Some(&new_user("gone@example.com"))).await.expect(409);
+}

@@ -59,6 +59,7 @@ error_codes! {
     RequirementNotFound => ("requirement_not_found", NotFound),
     RequirementWithdrawn => ("requirement_withdrawn", Conflict),
     HowAddressedRequired => ("how_addressed_required", Invalid),
+    HowAddressedNotApplicable => ("how_addressed_not_applicable", Invalid),
     UnitNeedsTarget => ("unit_needs_target", Invalid),
     ExclusionJustificationRequired => ("exclusion_justification_required", Invalid),
     AssetRetired => ("asset_retired", Conflict),

@@ -168,7 +168,7 @@ impl InterestedParty {
                 "a requirement addressed by the ISMS needs how_addressed (4.2 c)",
             )),
             (false, Some(_)) => Err(DomainError::at(
-                ErrorCode::ValidationFailed,
+                ErrorCode::HowAddressedNotApplicable,
                 "/how_addressed",
                 "how_addressed is only for requirements addressed by the ISMS",
             )),
@@ -340,7 +340,7 @@ mod tests {
         assert_eq!((error.code, error.pointer.as_deref()), (ErrorCode::HowAddressedRequired, Some("/how_addressed")));
         let mut claimed = requirement(1, Some("training"));
         claimed.addressed_by_isms = false;
-        assert_eq!(party.add_requirement(claimed).unwrap_err().code, ErrorCode::ValidationFailed);
+        assert_eq!(party.add_requirement(claimed).unwrap_err().code, ErrorCode::HowAddressedNotApplicable);
         assert!(party.add_requirement(requirement(1, Some("機密情報の取扱いに関する教育"))).is_ok());
     }
 

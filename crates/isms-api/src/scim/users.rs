@@ -193,6 +193,20 @@ impl Resource for Person {
     }
 }
 
+/// An erased person's attributes read `[erased]` and their key is gone: nothing can be
+/// changed about them (schemathesis found a PATCH failing on the `[erased]` e-mail). The
+/// provider creates a new user instead.
+fn ensure_not_erased(current: &Entry<Person>) -> Result<(), ScimError> {
+    if current.state.erased {
+        return Err(ScimError::new(
+            StatusCode::CONFLICT,
+            None,
+            "this user's personal data was erased; provision a new user instead",
+        ));
+    }
+    Ok(())
+}
+
 /// The manager must be a person the provider can see (400 `invalidValue` otherwise).
 fn ensure_manager(ledger: &Ledger, context: &CommandContext, input: &UserInput) -> Result<(), ScimError> {
     let Some(manager) = input.profile.manager_id else { return Ok(()) };
@@ -398,6 +412,7 @@ pub async fn replace_user(
     let id = resource_id::<Person>(&id)?;
     let input = UserInput::parse(&json_body(&request, &bytes)?)?;
     let current = read::<Person>(&ledger, &context, &id)?;
+    ensure_not_erased(&current)?;
     reconcile(&request, &ledger, &context, &id, &current, input).await
 }
 
@@ -431,6 +446,7 @@ pub async fn patch_user(
     let body = json_body(&request, &bytes)?;
     for _ in 0..PATCH_RETRIES {
         let current = read::<Person>(&ledger, &caller, &id)?;
+        ensure_not_erased(&current)?;
         let input = UserInput::parse(&patched(&request, &caller, &current, &body)?)?;
         // The patch was applied to this version: a concurrent write must make it re-apply,
         // not overwrite what the other writer recorded.
