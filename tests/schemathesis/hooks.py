@@ -40,6 +40,7 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "how_addressed_not_applicable": "how_addressed only when addressed is true (two fields)",
     "unknown_classification_label": "the label must be one of the classification scheme in force (data)",
     "objective_has_no_numeric_target": "a progress value needs an objective with a numeric target (data)",
+    "invalid_classification_scheme": "labels are unique (a rule across the items of a list)",
     "unit_needs_target": "an objective's unit only with a target_value (two fields)",
     "review_outputs_required": "a management review's outputs hold a decision or an action (two fields)",
     "personal_data_attributes_not_applicable": "third-party recipients only when third_party_provision is true (two fields)",

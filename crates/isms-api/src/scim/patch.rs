@@ -21,8 +21,12 @@ enum Op {
 
 /// Applies every operation of a PatchOp body to `resource`, in order.
 pub(crate) fn apply_patch(resource: &mut Value, body: &Value) -> Result<(), ScimError> {
-    let declared = body.get("schemas").and_then(Value::as_array);
-    if declared.is_some_and(|schemas| !schemas.iter().any(|s| s.as_str() == Some(PATCH_SCHEMA))) {
+    // Absent is tolerated (some providers leave it out); present, it is a list naming PatchOp
+    // (schemathesis found a number accepted there).
+    let declares_patch = |schemas: &Value| {
+        schemas.as_array().is_some_and(|schemas| schemas.iter().any(|s| s.as_str() == Some(PATCH_SCHEMA)))
+    };
+    if body.get("schemas").is_some_and(|schemas| !declares_patch(schemas)) {
         return Err(ScimError::bad_request(
             "invalidSyntax",
             format!("a PATCH body declares the schema {PATCH_SCHEMA}"),
@@ -298,6 +302,8 @@ mod tests {
         let mut resource = json!({});
         let no_target = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "remove"}]});
         assert_eq!(apply_patch(&mut resource, &no_target).unwrap_err().scim_type, Some("noTarget"));
+        let not_a_list = json!({"schemas": 5, "Operations": [{"op": "remove", "path": "title"}]});
+        assert_eq!(apply_patch(&mut json!({}), &not_a_list).unwrap_err().scim_type, Some("invalidSyntax"));
         let bad_op = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "move", "path": "x"}]});
         assert_eq!(apply_patch(&mut resource, &bad_op).unwrap_err().scim_type, Some("invalidSyntax"));
         let bad_path =
