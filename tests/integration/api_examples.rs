@@ -136,13 +136,7 @@ pub(crate) fn substitute(
 
 #[tokio::test]
 async fn api_examples_run_against_a_live_server() {
-    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../api");
-    let mut files: Vec<_> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "http"))
-        .collect();
-    files.sort();
+    let files = example_files();
     assert!(!files.is_empty(), "api/*.http examples exist");
     let app = TestApp::spawn().await;
     let variables = example_variables(&app);
@@ -201,6 +195,18 @@ async fn api_examples_run_against_a_live_server() {
 /// (so `/controls/catalogs` would beat `/controls/{id}`).
 /// The variables every `api/*.http` file may use: the base URL and the tokens of the table in
 /// `api/README.md` (all of tenant `acme`).
+/// Every `api/*.http` example file, in file-name order (the order the README lists them).
+pub(crate) fn example_files() -> Vec<std::path::PathBuf> {
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../api");
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "http"))
+        .collect();
+    files.sort();
+    files
+}
+
 pub(crate) fn example_variables(app: &TestApp) -> HashMap<&'static str, String> {
     HashMap::from([
         ("base", app.base.clone()),

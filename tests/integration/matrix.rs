@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::api_examples::{example_variables, parse, route_of, substitute, Recorded};
+use crate::api_examples::{example_files, example_variables, parse, route_of, substitute, Recorded};
 use crate::support::{TestApp, ALL_SCOPES};
 
 /// One example request as tenant B sent it.
@@ -62,13 +62,7 @@ pub(crate) async fn send(app: &TestApp, token: Option<&str>, request: &Sent) -> 
 
 /// Runs every example file as tenant B and returns the requests it sent.
 pub(crate) async fn run_examples_as_tenant_b(app: &TestApp) -> Vec<Sent> {
-    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../api");
-    let mut files: Vec<_> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "http"))
-        .collect();
-    files.sort();
+    let files = example_files();
     let variables = example_variables(app);
     let document: Value = serde_json::from_str(&isms_api::openapi_json()).unwrap();
     let templates: Vec<String> = document["paths"].as_object().unwrap().keys().cloned().collect();
